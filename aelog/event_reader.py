@@ -1,0 +1,87 @@
+"""Read TensorBoard event files up to the last complete record, never raising on bad data.
+
+A file cut short by a killed process, a corrupt record or a foreign file ends the read
+at that point; what came before is kept, and the reason is returned for the user.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from tensorboard.compat.proto import event_pb2
+from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
+
+_HEADER = struct.Struct("<QI")
+
+try:  # a C implementation, when installed, lets us check every record's data too
+    import crc32c as _fast_crc32c  # type: ignore[import-not-found]
+
+    def _masked_data_crc(data: bytes) -> int | None:
+        crc = _fast_crc32c.crc32c(data)
+        return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+except ImportError:  # the pure-Python CRC costs ~1 s per 10 MB: check lengths only
+
+    def _masked_data_crc(data: bytes) -> int | None:
+        return None
+_MAX_RECORD_BYTES = 64 << 20
+
+
+@dataclass
+class ReadResult:
+    events: list[event_pb2.Event] = field(default_factory=list)
+    problem: str | None = None
+    """why reading stopped early, in plain words; None when the file was read to its end."""
+
+
+def iter_records(data: bytes) -> Iterator[tuple[bytes | None, str | None]]:
+    """Yield (record, None) per complete record, then (None, reason) if the data is bad."""
+    offset, size = 0, len(data)
+    while offset < size:
+        if size - offset < _HEADER.size:
+            yield None, f"truncated record header at byte {offset}"
+            return
+        length, length_crc = _HEADER.unpack_from(data, offset)
+        if masked_crc32c(data[offset : offset + 8]) != length_crc:
+            yield None, f"corrupt record length at byte {offset} (not an event file?)"
+            return
+        if length > _MAX_RECORD_BYTES:
+            yield None, f"record of {length} bytes at byte {offset} is too large"
+            return
+        start = offset + _HEADER.size
+        end = start + length + 4
+        if end > size:
+            yield None, f"truncated record at byte {offset} (file still being written?)"
+            return
+        (data_crc,) = struct.unpack_from("<I", data, start + length)
+        record = data[start : start + length]
+        expected = _masked_data_crc(record)
+        if expected is not None and expected != data_crc:
+            yield None, f"corrupt record data at byte {offset}"
+            return
+        yield record, None
+        offset = end
+
+
+def read_event_file(path: str) -> ReadResult:
+    result = ReadResult()
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as error:
+        result.problem = f"cannot read {path}: {error.strerror or error}"
+        return result
+    for record, problem in iter_records(data):
+        if record is None:
+            result.problem = problem
+            break
+        event = event_pb2.Event()
+        try:
+            event.ParseFromString(record)
+        except Exception:  # protobuf raises DecodeError or others on garbage
+            result.problem = "undecodable event record"
+            break
+        result.events.append(event)
+    return result

@@ -1,0 +1,166 @@
+"""The on-disk format in one place: plugin name, tag names, signal names, versions.
+
+The SDK writer, the event-file reader, the TensorBoard plugin and the diagnosis engine
+all take names from here, so a rename happens once. Numpy-free and torch-free on purpose:
+everything may import it.
+
+Layout of one run directory (standard TensorBoard event files):
+
+* time series are ordinary scalars (``simple_value``) tagged ``collapse/<signal>``, one
+  Event per logging step holding all values of that step; stock TensorBoard shows them in
+  its Scalars tab and keeps 1,000 points per series in both loaders;
+* per-layer series are scalars tagged ``collapse/layer/<module.name>/<layer signal>``;
+* run metadata is one JSON string tensor at ``METADATA_TAG`` written at the first step,
+  carrying ``plugin_name = "aelog"`` and ``data_class = DATA_CLASS_TENSOR``;
+* small records (probe failures, warnings raised in the run) are JSON string tensors at
+  ``RECORD_TAG``, same plugin name.
+"""
+
+from __future__ import annotations
+
+import json
+
+PLUGIN_NAME = "aelog"
+FORMAT_VERSION = 1
+
+SCALAR_PREFIX = "collapse/"
+LAYER_PREFIX = "collapse/layer/"
+METADATA_TAG = "aelog/run_metadata"
+RECORD_TAG = "aelog/record"
+
+# Signal names (the tag is SCALAR_PREFIX + name). Each is measured on a training batch at
+# a logging step unless its comment says otherwise.
+
+# -- symptom ---------------------------------------------------------------------------
+OUTPUT_VARIANCE_RATIO = "output_variance_ratio"
+"""sum over features of batch variance of outputs / same for targets (1 = full spread)."""
+RELATIVE_ERROR = "relative_error"
+"""mean squared reconstruction error / that of predicting the batch mean (1 = no better)."""
+RANK_K_ERROR = "rank_k_error"
+"""best relative error any rank-k linear code reaches on the same batch (k = code size)."""
+DATA_EFFECTIVE_RANK = "data_effective_rank"
+"""effective rank of the target batch (how much low-dimensional structure the data has)."""
+IDENTITY_RATIO = "identity_ratio"
+"""relative error on matched random inputs / relative error on data (near 1: identity-like)."""
+RANDOM_INPUT_ERROR = "random_input_error"
+"""relative error when reconstructing matched random inputs (eval mode, own generator)."""
+NONFINITE_OUTPUT_FRACTION = "nonfinite_output_fraction"
+OUTPUT_MIN = "output_min"
+OUTPUT_MAX = "output_max"
+TARGET_MIN = "target_min"
+TARGET_MAX = "target_max"
+TARGET_MEAN = "target_mean"
+TARGET_STD = "target_std"
+RECON_MSE = "recon_mse"
+"""mean squared error between outputs and targets (our own measure, not the user's loss)."""
+
+# -- code (the bottleneck's output, or mu for a VAE) --------------------------------------
+CODE_EFFECTIVE_RANK = "code_effective_rank"
+"""exp(entropy of normalised singular values of the centred code batch), Roy & Vetterli."""
+CODE_VARIANCE = "code_variance"
+"""mean over code dimensions of the batch variance."""
+CODE_DEAD_FRACTION = "code_dead_fraction"
+"""fraction of code dimensions with (near) zero variance over the batch."""
+CODE_UNIT_SIMILARITY = "code_unit_similarity"
+"""median over code dimensions of the largest |cosine| with another dimension (1 = copies)."""
+CODE_IDENTICAL_FRACTION = "code_identical_fraction"
+"""fraction of code dimensions that duplicate another one (|cosine| > 0.999)."""
+KL_PER_DIM = "kl_per_dim"
+"""VAE: mean over latent dimensions of the batch-mean KL(q(z|x) || N(0, I))."""
+KL_MAX_DIM = "kl_max_dim"
+"""VAE: the largest per-dimension KL."""
+ACTIVE_UNITS_FRACTION = "active_units_fraction"
+"""VAE: fraction of dims with Var_x(mu) > 0.01 (Burda et al. 2015)."""
+
+# -- optimisation and regularisation --------------------------------------------------------
+LR = "lr"
+WEIGHT_DECAY = "weight_decay"
+GRAD_NORM = "grad_norm"
+WEIGHT_NORM = "weight_norm"
+UPDATE_RATIO = "update_ratio"
+"""||w_after - w_before|| / ||w_before|| over all trained parameters for one step."""
+REGULARIZATION_PULL = "regularization_pull"
+"""size of the weight-decay force / size of the loss gradient (>1: decay dominates)."""
+GRAD_WEIGHT_COSINE = "grad_weight_cosine"
+"""cosine between the gradient and the weights: near 1 means an L2 penalty dominates."""
+FROZEN_FRACTION = "frozen_fraction"
+"""fraction of parameters (by count) that did not change since the previous logging step."""
+NONFINITE_GRAD_FRACTION = "nonfinite_grad_fraction"
+NONFINITE_WEIGHT_FRACTION = "nonfinite_weight_fraction"
+SKIPPED_STEPS = "skipped_steps"
+"""optimizer steps skipped so far (e.g. by a GradScaler on inf/NaN)."""
+
+# -- data -----------------------------------------------------------------------------------
+INPUT_STD = "input_std"
+INPUT_BATCH_VARIANCE = "input_batch_variance"
+"""mean over features of the input's variance across the batch."""
+INPUT_DUPLICATE_FRACTION = "input_duplicate_fraction"
+"""fraction of samples in the batch identical to another sample of the batch."""
+INPUT_SAME_AS_PREVIOUS = "input_same_as_previous"
+"""1 when this logged batch equals the previous logged batch, else 0."""
+
+# -- validation (forwards made in eval mode) ---------------------------------------------------
+VAL_RELATIVE_ERROR = "val_relative_error"
+VAL_OUTPUT_VARIANCE_RATIO = "val_output_variance_ratio"
+
+# -- per layer (tag LAYER_PREFIX + "<module.name>/" + name) ----------------------------------
+LAYER_ACTIVATION_STD = "activation_std"
+LAYER_ACTIVATION_MEAN_ABS = "activation_mean_abs"
+LAYER_DEAD_FRACTION = "dead_fraction"
+"""units whose output is <= 0 for every sample of the batch (dead under a ReLU)."""
+LAYER_SATURATED_FRACTION = "saturated_fraction"
+"""tanh/sigmoid units within 2% of a limit for more than 95% of the batch."""
+LAYER_GRAD_NORM = "grad_norm"
+LAYER_WEIGHT_NORM = "weight_norm"
+LAYER_UPDATE_RATIO = "update_ratio"
+LAYER_UNIT_SIMILARITY = "unit_similarity"
+"""median over output units (weight rows) of the largest |cosine| with another row."""
+
+LAYER_SIGNALS = (
+    LAYER_ACTIVATION_STD,
+    LAYER_ACTIVATION_MEAN_ABS,
+    LAYER_DEAD_FRACTION,
+    LAYER_SATURATED_FRACTION,
+    LAYER_GRAD_NORM,
+    LAYER_WEIGHT_NORM,
+    LAYER_UPDATE_RATIO,
+    LAYER_UNIT_SIMILARITY,
+)
+
+
+def scalar_tag(signal: str) -> str:
+    return SCALAR_PREFIX + signal
+
+
+def layer_tag(layer: str, signal: str) -> str:
+    if "/" in layer:
+        raise ValueError(f"layer name {layer!r} must not contain '/'")
+    return f"{LAYER_PREFIX}{layer}/{signal}"
+
+
+def parse_scalar_tag(tag: str) -> tuple[str | None, str] | None:
+    """``collapse/x`` -> (None, "x"); ``collapse/layer/enc.0/x`` -> ("enc.0", "x")."""
+    if tag.startswith(LAYER_PREFIX):
+        rest = tag[len(LAYER_PREFIX) :]
+        layer, sep, signal = rest.rpartition("/")
+        if not sep or not layer or not signal:
+            return None
+        return layer, signal
+    if tag.startswith(SCALAR_PREFIX):
+        signal = tag[len(SCALAR_PREFIX) :]
+        return (None, signal) if signal and "/" not in signal else None
+    return None
+
+
+def plugin_content(kind: str) -> bytes:
+    """The ``PluginData.content`` of our tensors: which record kind, which format version."""
+    return json.dumps({"version": FORMAT_VERSION, "kind": kind}).encode()
+
+
+def parse_plugin_content(content: bytes) -> dict:
+    """Inverse of :func:`plugin_content`; unknown or broken content gives ``{}``."""
+    try:
+        value = json.loads(content.decode() or "{}")
+    except (UnicodeDecodeError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}

@@ -1,0 +1,99 @@
+"""RunData: one run's series and metadata as numpy arrays, the diagnosis engine's only input.
+
+Two adapters build it (event files in :mod:`aelog.runs`, TensorBoard's data provider in
+the plugin) and one engine reads it. Imports numpy only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from aelog import format as fmt
+
+
+@dataclass(frozen=True)
+class Series:
+    """One signal over training steps, sorted by step, one value per step."""
+
+    steps: np.ndarray
+    values: np.ndarray
+
+    @staticmethod
+    def from_points(steps: Iterable[int], values: Iterable[float]) -> Series:
+        s = np.asarray(list(steps), dtype=np.int64)
+        v = np.asarray(list(values), dtype=np.float64)
+        if s.size == 0:
+            return Series(s, v)
+        order = np.argsort(s, kind="stable")
+        s, v = s[order], v[order]
+        # A step written twice (a resumed run) keeps its last value.
+        keep = np.append(s[1:] != s[:-1], True)
+        return Series(s[keep], v[keep])
+
+    def __len__(self) -> int:
+        return int(self.steps.size)
+
+    def last(self) -> float | None:
+        return float(self.values[-1]) if self.values.size else None
+
+    def since(self, step: int) -> Series:
+        mask = self.steps >= step
+        return Series(self.steps[mask], self.values[mask])
+
+
+@dataclass
+class RunData:
+    name: str
+    metadata: dict = field(default_factory=dict)
+    signals: dict[str, Series] = field(default_factory=dict)
+    """headline series by signal name (``format.RELATIVE_ERROR``, ...)."""
+    layers: dict[str, dict[str, Series]] = field(default_factory=dict)
+    """per-layer series: ``layers[module_name][format.LAYER_DEAD_FRACTION]``."""
+    records: list[dict] = field(default_factory=list)
+    """small JSON records the SDK wrote (probe failures, warnings), oldest first."""
+    problems: list[str] = field(default_factory=list)
+    """what could not be read (truncated file, ...), in plain words."""
+
+    def signal(self, name: str) -> Series | None:
+        series = self.signals.get(name)
+        return series if series is not None and len(series) else None
+
+    def layer_signal(self, layer: str, name: str) -> Series | None:
+        series = self.layers.get(layer, {}).get(name)
+        return series if series is not None and len(series) else None
+
+    @property
+    def tags(self) -> dict[str, str]:
+        tags = self.metadata.get("tags") or {}
+        return {str(k): str(v) for k, v in tags.items()} if isinstance(tags, dict) else {}
+
+    @property
+    def last_step(self) -> int | None:
+        ends = [int(s.steps[-1]) for s in self.signals.values() if len(s)]
+        return max(ends) if ends else None
+
+    @staticmethod
+    def from_tagged_points(
+        name: str,
+        points: Mapping[str, tuple[Iterable[int], Iterable[float]]],
+        metadata: dict | None = None,
+        records: list[dict] | None = None,
+        problems: list[str] | None = None,
+    ) -> RunData:
+        """Build from ``{tag: (steps, values)}`` as found on disk; foreign tags are ignored."""
+        run = RunData(name, dict(metadata or {}), records=list(records or []),
+                      problems=list(problems or []))
+        for tag, (steps, values) in points.items():
+            parsed = fmt.parse_scalar_tag(tag)
+            if parsed is None:
+                continue
+            layer, signal = parsed
+            series = Series.from_points(steps, values)
+            if layer is None:
+                run.signals[signal] = series
+            else:
+                run.layers.setdefault(layer, {})[signal] = series
+        return run
