@@ -103,6 +103,10 @@ INPUT_SAME_AS_PREVIOUS = "input_same_as_previous"
 VAL_RELATIVE_ERROR = "val_relative_error"
 VAL_OUTPUT_VARIANCE_RATIO = "val_output_variance_ratio"
 
+# -- aelog itself ----------------------------------------------------------------------------
+LOGGING_OVERHEAD = "logging_overhead"
+"""share of wall time since watch() spent in aelog's logging so far (the cost promise)."""
+
 # -- per layer (tag LAYER_PREFIX + "<module.name>/" + name) ----------------------------------
 LAYER_ACTIVATION_STD = "activation_std"
 LAYER_ACTIVATION_MEAN_ABS = "activation_mean_abs"
@@ -164,3 +168,26 @@ def parse_plugin_content(content: bytes) -> dict:
     except (UnicodeDecodeError, ValueError):
         return {}
     return value if isinstance(value, dict) else {}
+
+
+METADATA_KEYS = """
+Run metadata (JSON at METADATA_TAG, written once at the first logging step):
+
+    format_version  int, FORMAT_VERSION
+    aelog_version, torch_version, host, pid, start_time (ISO 8601, UTC)
+    run_name        str
+    tags            {str: str}   user tags, e.g. {"team": "vision", "owner": "ana"}
+    config          flat {str: scalar} for comparing runs; at least: optimizer, lr,
+                    weight_decay, decoupled_weight_decay, latent_size, input_size,
+                    batch_size, init, output_activation, is_vae, parameters_trainable,
+                    dropout (max p seen), architecture ("mlp" | "conv" | "recurrent")
+    model           {class, summary, parameters_total, parameters_trainable,
+                    parameters_in_optimizer, input_shape, output_shape, latent_module,
+                    latent_size, is_vae, output_activation,
+                    layers: [{name, type, parameters, trainable, in_optimizer,
+                              weight_std, weight_std_over_default, identical_rows_fraction}],
+                    activations: [{name, type}], dropout: [{name, p}]}
+    optimizer       {class, lr, weight_decay, decoupled_weight_decay, betas, momentum}
+                    or null when watch() was given no optimizer
+    cadence         {overhead_budget, ...}
+"""

@@ -1,0 +1,99 @@
+"""When to log: every step at first, then sparser, never costing more than a budget.
+
+Collapse usually shows in the first hundred steps, so the first ``warmup`` steps are all
+logged and the first hundred get at least one point every ``early_interval`` steps. After
+that the interval grows with the step (``growth`` x step, points evenly spaced on a log
+axis) and is stretched further whenever the measured cost of a logging step, relative to
+a plain step, would take the overhead past ``budget``. Only logging steps are timed:
+plain-step time is the wall time between two logging steps minus the logging work.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Cadence:
+    budget: float = 0.02
+    """the share of training time logging may take (0.02 = 2%)."""
+    every: int | None = None
+    """a fixed interval (``log_every=N``): no adaptation."""
+    warmup: int = 20
+    early_interval: int = 10
+    early_steps: int = 100
+    growth: float = 0.05
+    max_interval: int = 1000
+    """the longest gap the schedule alone allows; only the budget may stretch it further."""
+    clock: object = field(default=time.perf_counter, repr=False)
+
+    next_step: int = 0
+    logged: int = 0
+    logging_seconds: float = 0.0
+    """total measured time spent logging."""
+    _plain_step_seconds: float | None = None
+    _log_seconds: float | None = None
+    _last_end: float | None = None
+    _last_step: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.every is not None and self.every < 1:
+            raise ValueError(f"log_every must be a positive number of steps, got {self.every}")
+        if not 0 < self.budget <= 1:
+            raise ValueError(f"overhead_budget must be in (0, 1], got {self.budget}")
+
+    def should_log(self, step: int) -> bool:
+        """Plain integer comparison: what a non-logging step pays."""
+        return step >= self.next_step
+
+    def logged_step(self, step: int, cost_seconds: float) -> None:
+        """Record a logging step's own cost and plan the next one."""
+        now = self.clock()
+        self.logged += 1
+        self.logging_seconds += cost_seconds
+        self._log_seconds = _smooth(self._log_seconds, cost_seconds)
+        if self._last_end is not None and self._last_step is not None and step > self._last_step:
+            plain = (now - self._last_end - cost_seconds) / (step - self._last_step)
+            if plain > 0:
+                self._plain_step_seconds = _smooth(self._plain_step_seconds, plain)
+        self._last_end, self._last_step = now, step
+        self.next_step = step + self.interval_after(step)
+
+    def interval_after(self, step: int) -> int:
+        if self.every is not None:
+            return self.every - step % self.every
+        if step + 1 < self.warmup:
+            return 1
+        if step + 1 < self.early_steps:
+            wanted = max(self._schedule(step), self._budget_interval())
+            return max(1, min(self.early_interval, wanted))
+        return max(self._schedule(step), self._budget_interval())
+
+    def _schedule(self, step: int) -> int:
+        return max(1, min(self.max_interval, math.ceil(self.growth * step)))
+
+    def _budget_interval(self) -> int:
+        """Fewest steps between logs that keeps logging under the budget."""
+        if not self._log_seconds or not self._plain_step_seconds:
+            return 1
+        return max(1, math.ceil(self._log_seconds / (self.budget * self._plain_step_seconds)))
+
+    def overhead(self, elapsed_seconds: float) -> float:
+        """Share of ``elapsed_seconds`` spent logging."""
+        return self.logging_seconds / elapsed_seconds if elapsed_seconds > 0 else 0.0
+
+    def describe(self) -> dict:
+        return {
+            "overhead_budget": self.budget,
+            "log_every": self.every,
+            "warmup_steps": self.warmup,
+            "early_interval": self.early_interval,
+            "growth": self.growth,
+            "max_interval": self.max_interval,
+        }
+
+
+def _smooth(previous: float | None, value: float, weight: float = 0.3) -> float:
+    return value if previous is None else (1 - weight) * previous + weight * value

@@ -1,0 +1,80 @@
+"""dead_relu: ReLU units whose input is negative for every sample output zero and get no
+gradient, so they never recover; a dead bottleneck passes nothing to the decoder.
+"""
+
+from __future__ import annotations
+
+from aelog import format as fmt
+from aelog.diagnosis import measures as m
+from aelog.diagnosis import model_info as info
+from aelog.diagnosis.causes.base import Cause, Evidence
+from aelog.diagnosis.outcome import shortfall
+from aelog.run_data import RunData
+
+DEAD = 0.5
+"""half the units of a ReLU layer dead on every sample of a batch is no longer normal."""
+
+
+def _relu_layers(run: RunData) -> list[str]:
+    named = info.activation_layers(run, info.RELU_TYPES)
+    if named:
+        return [n for n in named if n in run.layers]
+    if info.activation_types(run):
+        return []  # the model's activations are known and none is a ReLU module
+    if "activations" in info.model(run):
+        return _functional_relu_layers(run)
+    return [n for n in run.layers if run.layer_signal(n, fmt.LAYER_DEAD_FRACTION) is not None]
+
+
+def _functional_relu_layers(run: RunData) -> list[str]:
+    """No activation modules: ReLUs may be functional (F.relu). A weight layer whose outputs
+    are <= 0 for every input *and* which gets no gradient at all is dead behind one (a
+    plain linear unit with negative outputs still gets a gradient)."""
+    dead = []
+    for name in run.layers:
+        grad = run.layer_signal(name, fmt.LAYER_GRAD_NORM)
+        share = run.layer_signal(name, fmt.LAYER_DEAD_FRACTION)
+        if grad is None or share is None:
+            continue
+        if (m.median(m.tail(grad)) or 0.0) == 0.0 and (m.median(m.tail(share)) or 0.0) >= 0.9:
+            dead.append(name)
+    return dead
+
+
+def _score(run: RunData) -> Evidence | None:
+    names = _relu_layers(run)
+    dead = m.layer_tail_medians(run, fmt.LAYER_DEAD_FRACTION, names)
+    if not dead:
+        return None
+    worst_name, worst = max(dead.items(), key=lambda kv: kv[1])
+    if worst < DEAD:
+        return None
+    facts = [f"layer {worst_name}: {m.fmt_num(100 * worst)}% of ReLU units output 0 for every "
+             "input in the batch"]
+    others = [f"{n} {m.fmt_num(100 * v)}%" for n, v in dead.items()
+              if v >= DEAD and n != worst_name]
+    if others:
+        facts.append("also dead: " + ", ".join(others[:4]))
+    code_dead = m.tail_median(run, fmt.CODE_DEAD_FRACTION)
+    if code_dead is not None and code_dead > 0:
+        k = info.latent_size(run)
+        count = f" ({round(code_dead * k)} of {k})" if k else ""
+        facts.append(f"{m.fmt_num(100 * code_dead)}% of code dimensions carry nothing{count}")
+    series = run.layer_signal(worst_name, fmt.LAYER_DEAD_FRACTION)
+    since = m.since_step(series, series.values >= DEAD)
+    if since is not None:
+        facts[0] += f" since step {since}"
+    strength = m.ramp(worst, DEAD, 0.9) * (0.3 + 0.7 * shortfall(run))
+    fix = (f"keep units alive in {worst_name}: use nn.LeakyReLU(0.01) or nn.ELU, init biases at 0 "
+           "(nn.init.zeros_(layer.bias)), and lower the learning rate if units died mid-run")
+    return Evidence(strength, since, facts, fix)
+
+
+CAUSE = Cause(
+    id="dead_relu",
+    needs=(fmt.LAYER_DEAD_FRACTION,),
+    fix="use nn.LeakyReLU(0.01), zero biases at init, lower the learning rate",
+    score=_score,
+    consequence_of=("lr_too_high", "init_too_small", "init_too_large", "init_constant",
+                    "constant_input"),
+)

@@ -1,0 +1,139 @@
+"""lr_too_high: steps so large that the loss diverges (NaN/Inf), jumps above its start,
+or swings wildly; weights change by a large share of their size every step.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from aelog import format as fmt
+from aelog.diagnosis import measures as m
+from aelog.diagnosis import model_info as info
+from aelog.diagnosis.causes.base import Cause, Evidence
+from aelog.diagnosis.context import outputs_look_like_logits
+from aelog.diagnosis.outcome import shortfall
+from aelog.run_data import RunData
+
+BIG_UPDATE = 0.05
+"""weights moving by 5% of their norm per step: far past a stable step (~1e-3)."""
+EARLY_POINTS = 10
+"""the first logged steps, where Adam's sign-like first updates show the step size bare."""
+
+
+def _nonfinite(run: RunData, facts: list[str]) -> tuple[float, int | None]:
+    for name in (fmt.NONFINITE_GRAD_FRACTION, fmt.NONFINITE_WEIGHT_FRACTION,
+                 fmt.NONFINITE_OUTPUT_FRACTION):
+        series = run.signal(name)
+        if series is None:
+            continue
+        hit = np.flatnonzero(series.values > 0)
+        if hit.size:
+            step = int(series.steps[hit[0]])
+            facts.append(f"{name.replace('_', ' ')} first above 0 at step {step}")
+            return 1.0, step
+    skipped = run.signal(fmt.SKIPPED_STEPS)
+    if skipped is not None and float(skipped.values[-1]) > 0:
+        facts.append(f"{int(skipped.values[-1])} optimizer steps skipped on inf/NaN")
+        return 0.7, int(skipped.steps[np.flatnonzero(skipped.values > 0)[0]])
+    return 0.0, None
+
+
+def _divergence(run: RunData, facts: list[str]) -> tuple[float, int | None]:
+    error = run.signal(fmt.RELATIVE_ERROR)
+    if error is None or len(error) < 4:
+        return 0.0, None
+    # relative error is 0/0 on constant targets: judge blow-ups on the plain MSE
+    mse = run.signal(fmt.RECON_MSE)
+    if mse is not None and not np.all(np.isfinite(mse.values)):
+        first = int(mse.steps[np.flatnonzero(~np.isfinite(mse.values))[0]])
+        facts.append(f"reconstruction error becomes NaN/Inf at step {first}")
+        return 1.0, first
+    error = m.finite(error)
+    if len(error) < 4 or outputs_look_like_logits(run):
+        return 0.0, None
+    values = error.values
+    start = float(values[0])
+    peak_index = int(np.argmax(values[1:])) + 1
+    peak = float(values[peak_index])
+    strength, since = 0.0, None
+    if peak > max(2 * start, 1.5):
+        facts.append(f"relative error jumps from {m.fmt_num(start)} to {m.fmt_num(peak)} at "
+                     f"step {int(error.steps[peak_index])}")
+        strength, since = m.log_ramp(peak / max(start, 1e-12), 2, 10), int(error.steps[peak_index])
+    # wild oscillation: late points repeatedly jump to twice the best error reached so far
+    late = m.tail(error, 0.5)
+    if len(late) >= 5:
+        best = np.minimum.accumulate(values)[np.searchsorted(error.steps, late.steps)]
+        jumps = float(np.mean(late.values > 2 * best))
+        if jumps >= 0.3 and float(np.median(late.values)) > 0.2:
+            facts.append(f"relative error jumps above twice its best at "
+                         f"{m.fmt_num(100 * jumps)}% of logged steps in the second half")
+            strength = max(strength, m.ramp(jumps, 0.3, 0.7))
+            since = since if since is not None else int(late.steps[0])
+    return strength, since
+
+
+def _big_updates(run: RunData, facts: list[str]) -> tuple[float, int | None]:
+    updates = run.signal(fmt.UPDATE_RATIO)
+    if updates is None:
+        return 0.0, None
+    updates = m.finite(updates)
+    first = updates.values[: EARLY_POINTS]
+    early_peak = float(first.max()) if first.size else 0.0
+    late = m.median(m.tail(updates)) or 0.0
+    size = max(early_peak, late)
+    if size < BIG_UPDATE:
+        return 0.0, None
+    # big steps that shrink the weights are weight decay at work, not the learning rate
+    pull = m.median(run.signal(fmt.REGULARIZATION_PULL)) or 0.0
+    norm = run.signal(fmt.WEIGHT_NORM)
+    shrinking = norm is not None and len(norm) > 2 and \
+        (m.median(m.tail(m.finite(norm))) or 0.0) < 0.5 * float(np.nanmax(norm.values))
+    if pull > 0.5 or shrinking:
+        return 0.0, None
+    facts.append(f"steps move the weights by up to {m.fmt_num(100 * size)}% of their norm "
+                 "(stable training: ~0.1-1%)")
+    strength = m.log_ramp(size, BIG_UPDATE, 0.5) * shortfall(run)
+    killed = _units_killed(run)
+    if killed is not None and early_peak >= 0.5 * BIG_UPDATE:
+        name, step = killed
+        facts.append(f"ReLU units in {name} died during training (all dead by step {step}) "
+                     "right after these steps")
+        strength = max(strength, 0.8)
+    return strength, int(updates.steps[0])
+
+
+def _units_killed(run: RunData) -> tuple[str, int] | None:
+    """A ReLU layer alive at the start (under half dead) and dead later (90%+ for good)."""
+    for name in info.activation_layers(run, info.RELU_TYPES):
+        series = run.layer_signal(name, fmt.LAYER_DEAD_FRACTION)
+        if series is None or len(series) < 3 or series.values[0] >= 0.5:
+            continue
+        since = m.since_step(series, series.values >= 0.9, persist=0.9)
+        if since is not None and since > int(series.steps[0]):
+            return name, since
+    return None
+
+
+def _score(run: RunData) -> Evidence | None:
+    facts: list[str] = []
+    parts = [_nonfinite(run, facts), _divergence(run, facts), _big_updates(run, facts)]
+    strength = max(p[0] for p in parts)
+    if strength <= 0:
+        return None
+    steps = [s for p in parts if p[0] > 0 and p[1] is not None for s in [p[1]]]
+    lr = info.number(info.setting(run, "lr"))
+    if lr is not None:
+        facts.append(f"learning rate {m.fmt_num(lr)}")
+    fix = "lower the learning rate 10x" + (f" (lr={m.fmt_num(lr / 10)})" if lr else "") + \
+        "; add gradient clipping: torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)"
+    return Evidence(strength, min(steps) if steps else None, facts, fix)
+
+
+CAUSE = Cause(
+    id="lr_too_high",
+    needs=(fmt.RELATIVE_ERROR, fmt.UPDATE_RATIO, fmt.NONFINITE_GRAD_FRACTION),
+    fix="lower the learning rate 10x and clip gradients",
+    score=_score,
+    consequence_of=("init_too_large",),
+)

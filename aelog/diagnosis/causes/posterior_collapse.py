@@ -1,0 +1,60 @@
+"""posterior_collapse: in a VAE the KL term pushes q(z|x) onto the prior; once the KL per
+dimension is ~0 the code carries nothing and the decoder outputs the mean.
+"""
+
+from __future__ import annotations
+
+from aelog import format as fmt
+from aelog.diagnosis import measures as m
+from aelog.diagnosis import model_info as info
+from aelog.diagnosis.causes.base import Cause, Evidence
+from aelog.diagnosis.outcome import shortfall
+from aelog.run_data import RunData
+
+ACTIVE = 0.01
+"""Burda et al. (2015): a dimension is active when Var_x(E[z|x]) > 0.01."""
+PERSIST_STEPS = 20
+"""steps the KL must stay near zero: a healthy VAE's KL rises within a few steps."""
+
+
+def _score(run: RunData) -> Evidence | None:
+    active = m.tail_median(run, fmt.ACTIVE_UNITS_FRACTION)
+    kl = m.tail_median(run, fmt.KL_MAX_DIM)
+    kl_mean = m.tail_median(run, fmt.KL_PER_DIM)
+    if active is None and kl is None and kl_mean is None:
+        return None
+    facts, parts = [], []
+    k = info.latent_size(run)
+    if active is not None:
+        count = f" ({round(active * k)} of {k})" if k else ""
+        facts.append(f"{m.fmt_num(100 * active)}% of latent dimensions active{count} "
+                     f"(Var_x(mu) > {ACTIVE})")
+        parts.append(m.ramp(active, 0.25, 0.0))
+    kl_value = kl if kl is not None else kl_mean
+    if kl_value is not None:
+        label = "largest KL of any dimension" if kl is not None else "KL per dimension"
+        facts.append(f"{label} {m.fmt_num(kl_value)} nats")
+        parts.append(m.log_ramp(kl_value, 0.1, 0.01))
+    strength = sum(parts) / len(parts)
+    if strength <= 0:
+        return None
+    # a fresh VAE starts with inactive units and a small KL too: only a KL that stays
+    # near zero for a while is a collapse
+    series = run.signal(fmt.KL_MAX_DIM) or run.signal(fmt.KL_PER_DIM)
+    series = series if series is not None else run.signal(fmt.ACTIVE_UNITS_FRACTION)
+    since = m.since_step(series, series.values <= 0.1)  # nats, or share of active units
+    if since is None or int(series.steps[-1]) - since < PERSIST_STEPS:
+        return None
+    facts.append(f"since step {since}")
+    fix = ("anneal the KL weight from 0 to 1 over the first epochs (beta warm-up), use free bits "
+           "(clamp each dimension's KL at >= 0.1 nats), or weaken the decoder")
+    return Evidence(strength * (0.5 + 0.5 * shortfall(run)), since, facts, fix)
+
+
+CAUSE = Cause(
+    id="posterior_collapse",
+    needs=(fmt.ACTIVE_UNITS_FRACTION, fmt.KL_MAX_DIM, fmt.KL_PER_DIM),
+    fix="KL warm-up (beta from 0 to 1) or free bits",
+    score=_score,
+    consequence_of=("lr_too_high",),
+)

@@ -1,0 +1,108 @@
+"""One run in, one Diagnosis out: measure the symptom, run every cause, rank them.
+
+Pure numpy and deterministic, cheap enough for the SDK to call online every few logging
+steps. Never raises on odd data: a cause that fails is reported as a note.
+"""
+
+from __future__ import annotations
+
+from aelog import format as fmt
+from aelog.diagnosis import measures as m
+from aelog.diagnosis.causes import all_causes
+from aelog.diagnosis.causes.base import Cause
+from aelog.diagnosis.context import describe_data_limits
+from aelog.diagnosis.symptom import UNEXPLAINED_SPAN, measure_symptom
+from aelog.diagnosis.types import AT_RISK, COLLAPSED, HEALTHY, CauseFinding, Diagnosis
+from aelog.run_data import RunData
+
+CONFIDENCE_FLOOR = 0.3
+"""causes weaker than this are not reported: they would be guesses."""
+CONSEQUENCE_DISCOUNT = 0.6
+"""a cause explained by a stronger root cause keeps this share of its confidence."""
+MIN_LOGGED_POINTS = 3
+
+_CAUSES: list[Cause] | None = None
+
+
+def _causes() -> list[Cause]:
+    global _CAUSES
+    if _CAUSES is None:
+        _CAUSES = all_causes()
+    return _CAUSES
+
+
+def _rank(findings: list[CauseFinding], causes: dict[str, Cause]) -> list[CauseFinding]:
+    held = {f.id: f for f in findings}
+    for finding in findings:
+        roots = [r for r in causes[finding.id].consequence_of if r in held]
+        roots = [r for r in roots if held[r].confidence >= CONFIDENCE_FLOOR]
+        if roots:
+            finding.confidence *= CONSEQUENCE_DISCOUNT
+            finding.evidence.append(f"likely a consequence of {', '.join(roots)}")
+    kept = [f for f in findings if f.confidence >= CONFIDENCE_FLOOR]
+    return sorted(kept, key=lambda f: (-f.confidence, f.id))
+
+
+def diagnose_run(run: RunData) -> Diagnosis:
+    """Status (healthy / at_risk / collapsed, since when) and ranked causes for one run."""
+    diagnosis = Diagnosis(run=run.name, status=HEALTHY, tags=run.tags)
+    diagnosis.notes.extend(run.problems)
+    version = run.metadata.get("format_version")
+    if isinstance(version, int) and version > fmt.FORMAT_VERSION:
+        diagnosis.notes.append(
+            f"written by a newer aelog (format {version}, this reads {fmt.FORMAT_VERSION}): "
+            "signals it does not know were ignored"
+        )
+    points = max((len(s) for s in run.signals.values()), default=0)
+    if points == 0:
+        diagnosis.notes.append("not enough data: no signals logged yet")
+        return diagnosis
+    if points < MIN_LOGGED_POINTS:
+        diagnosis.notes.append(
+            f"not enough data: {points} logged step(s), need {MIN_LOGGED_POINTS} for a verdict"
+        )
+        return diagnosis
+
+    symptom = measure_symptom(run)
+    diagnosis.symptom.extend(symptom.facts)
+    diagnosis.notes.extend(symptom.notes)
+    diagnosis.notes.extend(describe_data_limits(run))
+
+    causes = {c.id: c for c in _causes()}
+    findings, unchecked = [], []
+    for cause in causes.values():
+        if len(cause.missing(run)) == len(cause.needs) and cause.needs:
+            unchecked.append(cause.id)
+            continue
+        try:
+            finding = cause.assess(run)
+        except Exception as error:  # noqa: BLE001 - one odd series must not hide the rest
+            diagnosis.notes.append(f"{cause.id} not checked: {type(error).__name__}: {error}")
+            continue
+        if finding is not None:
+            findings.append(finding)
+    diagnosis.causes = _rank(findings, causes)
+    if unchecked:
+        listed = ", ".join(unchecked)
+        diagnosis.notes.append(f"not checked (their signals were not logged): {listed}")
+
+    status, since = symptom.status, symptom.since_step
+    unexplained = not diagnosis.causes and symptom.span is not None
+    if status != HEALTHY and unexplained and symptom.span < UNEXPLAINED_SPAN:
+        diagnosis.notes.append(
+            f"outputs near the mean for {symptom.span} steps with no cause in sight: common "
+            f"early in training, flagged if it lasts {UNEXPLAINED_SPAN} steps"
+        )
+        status, since = HEALTHY, None
+    if status == HEALTHY and diagnosis.causes:
+        status = AT_RISK
+        steps = [c.since_step for c in diagnosis.causes if c.since_step is not None]
+        since = min(steps) if steps else None
+    diagnosis.status, diagnosis.since_step = status, since
+    if status == COLLAPSED and not diagnosis.causes:
+        diagnosis.notes.append(
+            "cause uncertain: no cause's evidence is strong enough to name one"
+        )
+    if status != HEALTHY and m.logged_steps(run) < 20:
+        diagnosis.notes.append("early in training: this verdict may change")
+    return diagnosis

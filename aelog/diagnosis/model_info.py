@@ -1,0 +1,117 @@
+"""Tolerant views of the run metadata the SDK writes (format.METADATA_KEYS).
+
+Metadata may be missing (a run logged by hand, an old file) or partial: every accessor
+returns None or an empty list rather than raising.
+"""
+
+from __future__ import annotations
+
+from aelog.run_data import RunData
+
+RELU_TYPES = ("ReLU", "ReLU6", "RReLU", "Threshold")
+"""activations that output exactly zero below a threshold (units can die)."""
+SATURATING_TYPES = ("Tanh", "Sigmoid", "Hardtanh", "Hardsigmoid", "Softsign", "LogSigmoid")
+"""activations with flat limits (units can saturate)."""
+OUTPUT_RANGES = {
+    "sigmoid": (0.0, 1.0),
+    "hardsigmoid": (0.0, 1.0),
+    "softmax": (0.0, 1.0),
+    "tanh": (-1.0, 1.0),
+    "hardtanh": (-1.0, 1.0),
+    "softsign": (-1.0, 1.0),
+    "relu": (0.0, None),
+    "relu6": (0.0, 6.0),
+    "softplus": (0.0, None),
+    "elu": (-1.0, None),
+}
+"""range an output activation can reach, by lower-cased name (None: unbounded)."""
+
+
+def _dict(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def config(run: RunData) -> dict:
+    return _dict(run.metadata.get("config"))
+
+
+def model(run: RunData) -> dict:
+    return _dict(run.metadata.get("model"))
+
+
+def optimizer(run: RunData) -> dict:
+    return _dict(run.metadata.get("optimizer"))
+
+
+def number(value) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def setting(run: RunData, key: str):
+    """A config value, falling back to the model and optimizer sections."""
+    for section in (config(run), model(run), optimizer(run)):
+        if key in section and section[key] is not None:
+            return section[key]
+    return None
+
+
+def layers(run: RunData) -> list[dict]:
+    """Weight layers as the SDK described them at ``watch()`` (initial state)."""
+    return [layer for layer in model(run).get("layers") or [] if isinstance(layer, dict)]
+
+
+def activation_layers(run: RunData, types: tuple[str, ...]) -> list[str]:
+    """Names of activation modules of the given types, in model order."""
+    names = []
+    for act in model(run).get("activations") or []:
+        if isinstance(act, dict) and str(act.get("type")) in types and act.get("name"):
+            names.append(str(act["name"]))
+    return names
+
+
+def activation_types(run: RunData) -> set[str]:
+    return {
+        str(act.get("type"))
+        for act in model(run).get("activations") or []
+        if isinstance(act, dict) and act.get("type")
+    }
+
+
+def latent_size(run: RunData) -> int | None:
+    value = number(setting(run, "latent_size"))
+    return int(value) if value else None
+
+
+def input_size(run: RunData) -> int | None:
+    value = number(setting(run, "input_size"))
+    return int(value) if value else None
+
+
+def is_vae(run: RunData) -> bool:
+    return bool(setting(run, "is_vae"))
+
+
+def output_activation(run: RunData) -> str | None:
+    value = setting(run, "output_activation")
+    if not value or str(value).lower() in ("none", "identity", "linear"):
+        return None
+    return str(value)
+
+
+def latent_module(run: RunData) -> str | None:
+    value = model(run).get("latent_module")
+    return str(value) if value else None
+
+
+def max_dropout(run: RunData) -> float:
+    values = [number(d.get("p")) for d in model(run).get("dropout") or [] if isinstance(d, dict)]
+    values = [v for v in values if v is not None]
+    configured = number(config(run).get("dropout"))
+    if configured is not None:
+        values.append(configured)
+    return max(values) if values else 0.0

@@ -1,0 +1,88 @@
+"""The live console warning: run the diagnosis engine on what was logged so far.
+
+``on_collapse`` is "warn" (one warning per newly found cause, with its fix), "raise"
+(stop training with :class:`CollapseDetected` once the run is diagnosed as collapsed),
+a callable (called with each new Diagnosis that names a new cause) or None (off).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+
+from aelog.probe_guard import user_stacklevel
+from aelog.run_data import RunData
+
+
+class CollapseWarning(UserWarning):
+    """The diagnosis engine found a likely cause of output collapse in this run."""
+
+
+class CollapseDetected(RuntimeError):
+    """Raised from the optimizer step when ``on_collapse="raise"`` and the run collapsed."""
+
+
+def load_engine() -> Callable[[RunData], object] | None:
+    try:
+        from aelog.diagnosis.engine import diagnose_run
+    except ImportError:
+        return None
+    return diagnose_run
+
+
+class CollapseAlert:
+    def __init__(self, action: object, engine: Callable[[RunData], object] | None = None) -> None:
+        if action not in ("warn", "raise", None) and not callable(action):
+            raise ValueError(
+                f'on_collapse must be "warn", "raise", a callable or None, got {action!r}'
+            )
+        self.action = action
+        self.engine = engine
+        self.reported: set[str] = set()
+        self._engine_missing = False
+
+    @property
+    def enabled(self) -> bool:
+        return self.action is not None
+
+    def diagnose(self, run: RunData) -> object | None:
+        """The engine's Diagnosis, or None when no engine is installed."""
+        if self.engine is None:
+            if self._engine_missing:
+                return None
+            self.engine = load_engine()
+            if self.engine is None:
+                self._engine_missing = True  # look once, not at every check
+                return None
+        return self.engine(run)
+
+    def act(self, diagnosis: object, step: int) -> None:
+        """Warn, call back or raise for causes not reported before."""
+        causes = list(getattr(diagnosis, "causes", []) or [])
+        status = getattr(diagnosis, "status", "unknown")
+        if self.action == "raise" and status == "collapsed":
+            raise CollapseDetected(
+                f"aelog: run {getattr(diagnosis, 'run', '?')} collapsed at step {step}: "
+                + "; ".join(_describe(c) for c in causes)
+            )
+        new = [c for c in causes if c.id not in self.reported]
+        if not new:
+            return
+        self.reported.update(c.id for c in new)
+        if callable(self.action):
+            self.action(diagnosis)
+            return
+        for cause in new:
+            warnings.warn(
+                f"aelog: step {step}, {status}: {_describe(cause)}",
+                CollapseWarning,
+                stacklevel=user_stacklevel(),
+            )
+
+
+def _describe(cause: object) -> str:
+    evidence = "; ".join(list(getattr(cause, "evidence", []))[:2])
+    confidence = getattr(cause, "confidence", 0.0)
+    return (
+        f"{cause.id} (confidence {confidence:.2f}): {evidence}. Fix: {getattr(cause, 'fix', '')}"
+    )

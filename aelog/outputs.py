@@ -1,0 +1,117 @@
+"""Read a model's output: the reconstruction and, for a VAE, mu and log-variance.
+
+Models return a tensor, a tuple/list (reconstruction first, VAEs as (recon, mu, logvar)),
+or a dict with the usual keys. Anything else raises :class:`UnexpectedOutput`, which the
+monitor turns into one warning and switches the output probes off.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import torch
+
+RECONSTRUCTION_KEYS = (
+    "recon", "reconstruction", "x_hat", "x_recon", "x_rec", "recon_x", "output", "out",
+    "decoded", "logits", "recon_logits",
+)
+MU_KEYS = ("mu", "mean", "z_mean", "z_mu", "posterior_mean")
+LOGVAR_KEYS = ("logvar", "log_var", "z_log_var", "z_logvar", "log_variance")
+LOGIT_KEYS = ("logits", "recon_logits")
+
+
+class UnexpectedOutput(TypeError):
+    """The model's output holds no tensor we can read as a reconstruction."""
+
+
+@dataclass
+class ParsedOutput:
+    reconstruction: torch.Tensor
+    mu: torch.Tensor | None = None
+    logvar: torch.Tensor | None = None
+    from_logits: bool = False
+    """the reconstruction is logits (a BCE-with-logits model): compare sigmoid(logits)."""
+
+    @property
+    def is_vae(self) -> bool:
+        return self.mu is not None and self.logvar is not None
+
+    def reconstruction_values(self) -> torch.Tensor:
+        recon = self.reconstruction.detach()
+        return torch.sigmoid(recon) if self.from_logits else recon
+
+
+def parse_output(output: object) -> ParsedOutput:
+    if isinstance(output, torch.Tensor):
+        return ParsedOutput(output)
+    if isinstance(output, Mapping):
+        return _parse_mapping(output)
+    if isinstance(output, Sequence) and not isinstance(output, (str, bytes)):
+        return _parse_sequence(output)
+    raise UnexpectedOutput(
+        f"model output of type {type(output).__name__} holds no reconstruction tensor"
+    )
+
+
+def parse_pair(output: object) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """An encoder's output: a code tensor, or (mu, logvar) for a VAE encoder."""
+    if isinstance(output, torch.Tensor):
+        return output, None
+    if isinstance(output, Mapping):
+        mu, logvar = _first_key(output, MU_KEYS), _first_key(output, LOGVAR_KEYS)
+        if mu is not None:
+            return mu, logvar
+        output = list(output.values())
+    if isinstance(output, Sequence) and not isinstance(output, (str, bytes)):
+        tensors = [t for t in output if isinstance(t, torch.Tensor)]
+        if len(tensors) >= 2 and tensors[0].shape == tensors[1].shape:
+            return tensors[0], tensors[1]
+        if tensors:
+            return tensors[0], None
+    raise UnexpectedOutput(f"code of type {type(output).__name__} holds no tensor")
+
+
+def _first_key(mapping: Mapping, keys: tuple[str, ...]) -> torch.Tensor | None:
+    for key in keys:
+        value = mapping.get(key)
+        if isinstance(value, torch.Tensor):
+            return value
+    return None
+
+
+def _parse_mapping(output: Mapping) -> ParsedOutput:
+    recon = None
+    from_logits = False
+    for key in RECONSTRUCTION_KEYS:
+        value = output.get(key)
+        if isinstance(value, torch.Tensor):
+            recon, from_logits = value, key in LOGIT_KEYS
+            break
+    if recon is None:
+        tensors = [v for v in output.values() if isinstance(v, torch.Tensor)]
+        if not tensors:
+            raise UnexpectedOutput(
+                f"model output dict with keys {sorted(map(str, output))} holds no tensor"
+            )
+        recon = tensors[0]
+    mu, logvar = _first_key(output, MU_KEYS), _first_key(output, LOGVAR_KEYS)
+    return ParsedOutput(recon, mu, logvar if mu is not None else None, from_logits)
+
+
+def _parse_sequence(output: Sequence) -> ParsedOutput:
+    if not output or not isinstance(output[0], torch.Tensor):
+        raise UnexpectedOutput(
+            "model output sequence does not start with a reconstruction tensor"
+        )
+    recon = output[0]
+    if (
+        len(output) >= 3
+        and isinstance(output[1], torch.Tensor)
+        and isinstance(output[2], torch.Tensor)
+        and output[1].shape == output[2].shape
+        and output[1].dim() >= 1
+        and output[1].shape[0] == recon.shape[0]
+    ):
+        return ParsedOutput(recon, output[1], output[2])
+    return ParsedOutput(recon)

@@ -1,0 +1,54 @@
+"""The code (the bottleneck's output, or mu for a VAE): how many dimensions does it use?"""
+
+from __future__ import annotations
+
+import torch
+
+from aelog import format as fmt
+from aelog.probes.linalg import (
+    as_matrix,
+    centred,
+    effective_rank,
+    max_abs_cosine_to_other,
+    squared_singular_values,
+)
+
+DEAD_VARIANCE = 1e-8
+"""a code dimension whose batch variance is below this carries no information."""
+ACTIVE_UNIT_VARIANCE = 0.01
+"""Burda et al. 2015: a VAE unit is active when Var_x(E[z|x]) exceeds this."""
+IDENTICAL_COSINE = 0.999
+
+
+def code_stats(code: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Effective rank, per-dimension variance, dead and duplicated dimensions of a code batch."""
+    matrix = as_matrix(code)
+    stats: dict[str, torch.Tensor] = {}
+    if matrix.shape[0] < 2:
+        return stats
+    variance = matrix.var(dim=0)
+    stats[fmt.CODE_EFFECTIVE_RANK] = effective_rank(squared_singular_values(centred(matrix)))
+    stats[fmt.CODE_VARIANCE] = variance.mean()
+    stats[fmt.CODE_DEAD_FRACTION] = (variance <= DEAD_VARIANCE).float().mean()
+    if matrix.shape[1] > 1:
+        similarity = max_abs_cosine_to_other(centred(matrix).T)
+        stats[fmt.CODE_UNIT_SIMILARITY] = similarity.median()
+        stats[fmt.CODE_IDENTICAL_FRACTION] = (similarity > IDENTICAL_COSINE).float().mean()
+    return stats
+
+
+def kl_per_dimension(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """Batch-mean KL(N(mu, exp(logvar)) || N(0, 1)) for each latent dimension."""
+    mu, logvar = as_matrix(mu).double(), as_matrix(logvar).double()
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).mean(dim=0)
+
+
+def vae_stats(mu: torch.Tensor, logvar: torch.Tensor) -> dict[str, torch.Tensor]:
+    """KL per dimension and active units of a VAE's posterior on one batch."""
+    kl = kl_per_dimension(mu, logvar)
+    stats = {fmt.KL_PER_DIM: kl.mean(), fmt.KL_MAX_DIM: kl.max()}
+    matrix = as_matrix(mu)
+    if matrix.shape[0] > 1:
+        active = matrix.var(dim=0) > ACTIVE_UNIT_VARIANCE
+        stats[fmt.ACTIVE_UNITS_FRACTION] = active.float().mean()
+    return stats

@@ -1,0 +1,77 @@
+"""The identity check: does the model reconstruct random inputs about as well as data?
+
+A model whose bottleneck is wide enough to pass anything through reconstructs noise as
+well as data (ratio near 1); one that learned the data's structure does far worse on
+noise. Both forwards run in eval mode under ``no_grad`` with the global RNG state saved
+and restored, so training is unchanged (BatchNorm statistics included).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import torch
+
+from aelog import format as fmt
+from aelog.probes.symptom import reconstruction_stats
+
+
+def matched_random_like(batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Random inputs with the batch's per-feature mean and std, from aelog's own generator."""
+    values = batch.detach()
+    mean = values.mean(dim=0, keepdim=True)
+    std = values.std(dim=0, keepdim=True) if values.shape[0] > 1 else torch.ones_like(mean)
+    noise = torch.randn(values.shape, generator=generator, dtype=values.dtype, device="cpu")
+    return mean + std * noise.to(values.device)
+
+
+@contextmanager
+def eval_mode(model: torch.nn.Module) -> Iterator[None]:
+    """Every module in eval mode, each one's own mode restored afterwards."""
+    modes = [(module, module.training) for module in model.modules()]
+    model.eval()
+    try:
+        yield
+    finally:
+        for module, training in modes:
+            module.training = training
+
+
+@contextmanager
+def untouched_rng(device: torch.device) -> Iterator[None]:
+    """A model that samples noise in forward (a VAE) must not move the global RNG."""
+    if device.type == "cpu":
+        with torch.random.fork_rng(devices=[]):
+            yield
+    else:
+        with torch.random.fork_rng(devices=[device], device_type=device.type):
+            yield
+
+
+def identity_stats(
+    forward: Callable[[torch.Tensor], torch.Tensor | None],
+    inputs: torch.Tensor,
+    target: torch.Tensor,
+    generator: torch.Generator,
+    model: torch.nn.Module,
+) -> dict[str, torch.Tensor]:
+    """Relative error on matched random inputs, and its ratio to the error on the data.
+
+    ``forward(x)`` runs the model and returns its reconstruction (or None when the
+    output cannot be parsed).
+    """
+    if not inputs.is_floating_point() or inputs.shape[0] < 2:
+        return {}
+    noise = matched_random_like(inputs, generator)
+    with torch.no_grad(), untouched_rng(inputs.device), eval_mode(model):
+        on_data = forward(inputs)
+        on_noise = forward(noise)
+    if on_data is None or on_noise is None:
+        return {}
+    data_error = reconstruction_stats(on_data, target)[fmt.RELATIVE_ERROR]
+    noise_error = reconstruction_stats(on_noise, noise)[fmt.RELATIVE_ERROR]
+    return {
+        fmt.RANDOM_INPUT_ERROR: noise_error,
+        fmt.IDENTITY_RATIO: noise_error / data_error.clamp_min(1e-12),
+    }

@@ -1,0 +1,56 @@
+"""Shared linear algebra for the probes: centred batches, their spectrum, effective rank."""
+
+from __future__ import annotations
+
+import torch
+
+
+def as_matrix(batch: torch.Tensor) -> torch.Tensor:
+    """A batch as ``(samples, features)`` in float32 (float64 stays), finite values only.
+
+    Non-finite entries become 0 so a NaN never breaks an SVD; they are counted elsewhere.
+    """
+    matrix = batch.detach().reshape(batch.shape[0], -1)
+    if not matrix.is_floating_point() or matrix.dtype in (torch.float16, torch.bfloat16):
+        matrix = matrix.float()
+    return torch.nan_to_num(matrix, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def centred(matrix: torch.Tensor) -> torch.Tensor:
+    return matrix - matrix.mean(dim=0, keepdim=True)
+
+
+def squared_singular_values(matrix: torch.Tensor) -> torch.Tensor:
+    """Squared singular values of a (centred) matrix, largest first.
+
+    Goes through the Gram matrix of the smaller side: a batch of 256 images of 12,288
+    pixels costs a 256 x 256 eigen-decomposition, not an SVD of the full matrix.
+    """
+    rows, cols = matrix.shape
+    gram = matrix @ matrix.T if rows <= cols else matrix.T @ matrix
+    values = torch.linalg.eigvalsh(gram.double()).clamp_min(0.0)
+    return values.flip(0)
+
+
+def effective_rank(squared_singular: torch.Tensor) -> torch.Tensor:
+    """exp(entropy of the normalised singular values) (Roy & Vetterli 2007; RankMe)."""
+    singular = squared_singular.sqrt()
+    total = singular.sum()
+    p = singular / total.clamp_min(1e-30)
+    entropy = -(p * torch.log(p.clamp_min(1e-30))).sum()
+    return torch.where(total > 0, torch.exp(entropy), torch.zeros_like(entropy))
+
+
+def max_abs_cosine_to_other(rows: torch.Tensor) -> torch.Tensor:
+    """For each row, the largest |cosine| with another row (1 = a copy of another row)."""
+    norms = rows.norm(dim=1, keepdim=True)
+    unit = rows / norms.clamp_min(1e-12)
+    cos = (unit @ unit.T).abs()
+    cos.fill_diagonal_(0.0)
+    # Rows that are all zero have no direction: call them copies of each other.
+    zero = norms.squeeze(1) == 0
+    if rows.shape[0] > 1:
+        both_zero = zero.unsqueeze(0) & zero.unsqueeze(1)
+        both_zero.fill_diagonal_(False)
+        cos = torch.where(both_zero, torch.ones_like(cos), cos)
+    return cos.max(dim=1).values

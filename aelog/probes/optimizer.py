@@ -1,0 +1,196 @@
+"""Optimisation and regularisation: gradient and weight sizes, update ratios, decay pull.
+
+Measured around one optimizer step: gradients before it (the pure loss gradient, since
+coupled weight decay is added inside ``step``), weights before and after it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+
+from aelog import format as fmt
+
+
+def is_decoupled(optimizer: torch.optim.Optimizer, group: dict) -> bool:
+    """AdamW-style decay shrinks weights directly instead of adding to the gradient."""
+    if "decoupled_weight_decay" in group:
+        return bool(group["decoupled_weight_decay"])
+    return type(optimizer).__name__.lower() in ("adamw", "sgdw", "lion", "adafactor")
+
+
+@dataclass
+class TrainedParam:
+    """One trained parameter with the names and settings its statistics are filed under."""
+
+    tensor: torch.Tensor
+    layer: str | None
+    """the module that owns it (per-layer signals), None for the model's own parameters."""
+    group: dict | None = None
+    """its optimizer param group (read at each step: schedulers change lr), None without one."""
+    decoupled: bool = False
+
+    @property
+    def lr(self) -> float:
+        return as_float(self.group.get("lr", 0.0)) if self.group else 0.0
+
+    @property
+    def weight_decay(self) -> float:
+        return as_float(self.group.get("weight_decay", 0.0)) if self.group else 0.0
+
+
+def as_float(value: object) -> float:
+    if isinstance(value, torch.Tensor):
+        return float(value)
+    return float(value) if isinstance(value, (int, float)) else 0.0
+
+
+@dataclass
+class StepMeasure:
+    """0-d tensors gathered over one logging step, read back to the host once at its end."""
+
+    HOST_FIELDS = ("grad_sq", "grad_dot_weight", "weight_sq", "grad_nonfinite", "update_sq",
+                   "decay_sq", "loss_update_sq", "weight_nonfinite")
+    """the per-parameter lists that travel to the host (``before`` stays on the device)."""
+
+    grad_sq: list[torch.Tensor] = field(default_factory=list)
+    grad_dot_weight: list[torch.Tensor] = field(default_factory=list)
+    weight_sq: list[torch.Tensor] = field(default_factory=list)
+    grad_nonfinite: list[torch.Tensor] = field(default_factory=list)
+    before: list[torch.Tensor] = field(default_factory=list)
+    update_sq: list[torch.Tensor] = field(default_factory=list)
+    decay_sq: list[torch.Tensor] = field(default_factory=list)
+    loss_update_sq: list[torch.Tensor] = field(default_factory=list)
+    weight_nonfinite: list[torch.Tensor] = field(default_factory=list)
+
+
+def gradient_terms(param: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(|g|^2, g.w, non-finite count of g) for one parameter; zeros when it has no gradient."""
+    grad = param.grad
+    if grad is None:
+        zero = torch.zeros((), device=param.device)
+        return zero, zero, zero
+    g, w = grad.detach().float(), param.detach().float()
+    return g.pow(2).sum(), (g * w).sum(), (~torch.isfinite(g)).sum().float()
+
+
+def read_gradients(params: list[TrainedParam], measure: StepMeasure) -> None:
+    for item in params:
+        grad_sq, dot, nonfinite = gradient_terms(item.tensor)
+        measure.grad_sq.append(grad_sq)
+        measure.grad_dot_weight.append(dot)
+        measure.grad_nonfinite.append(nonfinite)
+
+
+def snapshot_weights(params: list[TrainedParam], measure: StepMeasure) -> None:
+    for item in params:
+        weight = item.tensor.detach()
+        measure.before.append(weight.clone())
+        measure.weight_sq.append(weight.float().pow(2).sum())
+
+
+def read_updates(params: list[TrainedParam], measure: StepMeasure) -> None:
+    """Update sizes and, for decoupled decay, the size of the decay's share of the update."""
+    for item, before in zip(params, measure.before, strict=True):
+        after, start = item.tensor.detach().float(), before.float()
+        delta = after - start
+        measure.update_sq.append(delta.pow(2).sum())
+        decay = item.lr * item.weight_decay if item.decoupled else 0.0
+        measure.decay_sq.append(start.pow(2).sum() * decay**2)
+        # w_new = w - lr*wd*w - (loss step): the loss-driven part is delta + lr*wd*w.
+        measure.loss_update_sq.append((delta + decay * start).pow(2).sum())
+        measure.weight_nonfinite.append((~torch.isfinite(after)).sum().float())
+    measure.before = []
+
+
+def weight_fingerprint(param: torch.Tensor) -> list[torch.Tensor]:
+    """Sum and sum of squares: equal before and after means the parameter did not move."""
+    values = param.detach().double()
+    return [values.sum(), values.pow(2).sum()]
+
+
+def frozen_fraction(
+    numels: list[int], previous: list[float], current: list[float]
+) -> float:
+    """Share of parameter elements whose tensor did not change between two logging steps.
+
+    Measured on every parameter of the model, whoever updates it (any number of
+    optimizers, a manual update, none at all), so a forgotten parameter shows up here.
+    """
+    total = sum(numels)
+    unchanged = sum(
+        numel
+        for index, numel in enumerate(numels)
+        if previous[2 * index : 2 * index + 2] == current[2 * index : 2 * index + 2]
+    )
+    return unchanged / total if total else 0.0
+
+
+def step_stats(
+    params: list[TrainedParam], values: dict[str, list[float]]
+) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """Headline and per-layer optimisation signals from the host copies of a StepMeasure."""
+    grad_sq, dot = values["grad_sq"], values["grad_dot_weight"]
+    weight_sq, update_sq = values["weight_sq"], values["update_sq"]
+    numels = [item.tensor.numel() for item in params]
+    grad_norm, weight_norm = math.sqrt(sum(grad_sq)), math.sqrt(sum(weight_sq))
+    headline = {
+        fmt.GRAD_NORM: grad_norm,
+        fmt.WEIGHT_NORM: weight_norm,
+        fmt.NONFINITE_GRAD_FRACTION: sum(values["grad_nonfinite"]) / max(1, sum(numels)),
+        fmt.NONFINITE_WEIGHT_FRACTION: sum(values["weight_nonfinite"]) / max(1, sum(numels)),
+        fmt.GRAD_WEIGHT_COSINE: _ratio(sum(dot), grad_norm * weight_norm),
+        fmt.UPDATE_RATIO: _ratio(math.sqrt(sum(update_sq)), weight_norm),
+    }
+    headline[fmt.REGULARIZATION_PULL] = _regularization_pull(params, values)
+    layers: dict[str, dict[str, list[float]]] = {}
+    for item, g2, w2, u2 in zip(params, grad_sq, weight_sq, update_sq, strict=True):
+        if item.layer is None:
+            continue
+        sums = layers.setdefault(item.layer, {"g": [], "w": [], "u": []})
+        sums["g"].append(g2)
+        sums["w"].append(w2)
+        sums["u"].append(u2)
+    per_layer = {
+        name: {
+            fmt.LAYER_GRAD_NORM: math.sqrt(sum(s["g"])),
+            fmt.LAYER_WEIGHT_NORM: math.sqrt(sum(s["w"])),
+            fmt.LAYER_UPDATE_RATIO: _ratio(math.sqrt(sum(s["u"])), math.sqrt(sum(s["w"]))),
+        }
+        for name, s in layers.items()
+    }
+    return headline, per_layer
+
+
+def _regularization_pull(params: list[TrainedParam], values: dict[str, list[float]]) -> float:
+    """Size of the weight-decay force over the size of the loss's own force.
+
+    Coupled decay adds wd * w to the gradient: compare it with the loss gradient.
+    Decoupled decay subtracts lr * wd * w from the weights: compare it with the rest of
+    the update, which is the loss-driven part.
+    """
+    coupled_decay = coupled_grad = 0.0
+    decoupled_decay = decoupled_rest = 0.0
+    rows = zip(params, values["grad_sq"], values["weight_sq"], values["decay_sq"],
+               values["loss_update_sq"], strict=True)
+    for item, g2, w2, d2, rest2 in rows:
+        if item.decoupled:
+            decoupled_decay += d2
+            decoupled_rest += rest2
+        else:
+            coupled_decay += item.weight_decay**2 * w2
+            coupled_grad += g2
+    pulls = []
+    if coupled_decay > 0:
+        pulls.append(_ratio(math.sqrt(coupled_decay), math.sqrt(coupled_grad)))
+    if decoupled_decay > 0:
+        pulls.append(_ratio(math.sqrt(decoupled_decay), math.sqrt(decoupled_rest)))
+    return max(pulls) if pulls else 0.0
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    if denominator > 0 and math.isfinite(denominator):
+        return numerator / denominator
+    return 0.0 if numerator == 0 else math.inf

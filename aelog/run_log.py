@@ -1,0 +1,90 @@
+"""One run's log: every value goes to the event file and to an in-memory copy.
+
+The in-memory copy is what ``Monitor.run_data()`` returns (the live diagnosis reads it),
+so a full disk stops the file, never the run: one warning, and logging carries on in
+memory.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections import defaultdict
+from collections.abc import Callable
+
+from aelog.event_writer import EventWriter
+from aelog.probe_guard import AelogWarning, user_stacklevel
+from aelog.run_data import RunData
+
+
+class RunLog:
+    def __init__(self, run_dir: str, run_name: str) -> None:
+        self.run_dir = run_dir
+        self.run_name = run_name
+        self._writer = open_writer(run_dir)
+        self._writer_failed = False
+        self._series: dict[str, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
+        self.records: list[dict] = []
+        self.metadata: dict | None = None
+
+    @property
+    def path(self) -> str:
+        return self._writer.path
+
+    def scalars(self, step: int, values: dict[str, float]) -> None:
+        if not values:
+            return
+        for tag, value in values.items():
+            steps, series = self._series[tag]
+            steps.append(step)
+            series.append(value)
+        self._write(lambda: self._writer.write_scalars(step, values))
+
+    def run_metadata(self, step: int, metadata: dict) -> None:
+        self.metadata = metadata
+        self._write(lambda: self._writer.write_metadata(metadata, step=step))
+
+    def record(self, step: int, record: dict) -> None:
+        self.records.append({"step": step, **record})
+        self._write(lambda: self._writer.write_record(step, record))
+
+    def run_data(self) -> RunData:
+        points = {tag: (list(s), list(v)) for tag, (s, v) in self._series.items()}
+        return RunData.from_tagged_points(
+            self.run_name, points, dict(self.metadata or {}), [dict(r) for r in self.records]
+        )
+
+    def close(self) -> None:
+        try:
+            self._writer.close()
+        except OSError:
+            pass
+
+    def _write(self, write: Callable[[], None]) -> None:
+        if self._writer_failed or self._writer.closed:
+            return
+        try:
+            write()
+        except OSError as error:
+            self._writer_failed = True
+            warnings.warn(
+                f"aelog: cannot write to {self.run_dir} ({error}); logging to disk stops, "
+                "training goes on.",
+                AelogWarning,
+                stacklevel=user_stacklevel(),
+            )
+
+
+def open_writer(run_dir: str) -> EventWriter:
+    """The run's event file, or a clear error naming the directory and what to do."""
+    try:
+        return EventWriter(run_dir)
+    except PermissionError as error:
+        raise PermissionError(
+            f"aelog.watch cannot write to {run_dir} ({error.strerror or error}); "
+            "pass logdir= a directory you can write to."
+        ) from error
+    except OSError as error:
+        raise ValueError(
+            f"aelog.watch cannot create the run directory {run_dir} "
+            f"({error.strerror or error}); pass logdir= a directory you can write to."
+        ) from error

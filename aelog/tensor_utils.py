@@ -1,0 +1,82 @@
+"""Small tensor helpers shared by the monitor's hooks."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import torch
+
+from aelog.outputs import UnexpectedOutput
+
+
+def first_tensor(args: tuple, kwargs: dict) -> torch.Tensor | None:
+    """The model's input: its first tensor argument, positional or keyword."""
+    place = input_place(args, kwargs)
+    if place is None:
+        return None
+    return args[place] if isinstance(place, int) else kwargs[place]
+
+
+def input_place(args: tuple, kwargs: dict) -> int | str | None:
+    """Where the input is: a positional index or a keyword name."""
+    for index, value in enumerate(args):
+        if isinstance(value, torch.Tensor):
+            return index
+    for name, value in kwargs.items():
+        if isinstance(value, torch.Tensor):
+            return name
+    return None
+
+
+def with_input(args: tuple, kwargs: dict, place: int | str, value: torch.Tensor):
+    """The same call with another input in the input's place: ``(args, kwargs)``."""
+    if isinstance(place, int):
+        return args[:place] + (value,) + args[place + 1 :], kwargs
+    return args, {**kwargs, place: value}
+
+
+def matching_shape(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The output in the target's shape (a flat output for an image input, and so on)."""
+    if output.shape == target.shape:
+        return output
+    if output.numel() == target.numel():
+        return output.reshape(target.shape)
+    raise UnexpectedOutput(
+        f"the reconstruction has shape {tuple(output.shape)} but the target has "
+        f"{tuple(target.shape)}; pass target= if the model does not reconstruct its input"
+    )
+
+
+def to_host(tensors: list[torch.Tensor]) -> list[float]:
+    """All 0-d results as floats, in one transfer (one synchronisation) per device."""
+    if not tensors:
+        return []
+    by_device: dict[torch.device, list[int]] = defaultdict(list)
+    for index, tensor in enumerate(tensors):
+        by_device[tensor.device].append(index)
+    values: list[float] = [0.0] * len(tensors)
+    for indices in by_device.values():
+        stacked = torch.stack([tensors[i].detach().reshape(()).double() for i in indices])
+        for index, value in zip(indices, stacked.tolist(), strict=True):
+            values[index] = value
+    return values
+
+
+class HostBatch:
+    """Named 0-d tensors and named lists of them, brought to the host in one transfer."""
+
+    def __init__(self) -> None:
+        self._tensors: list[torch.Tensor] = []
+        self._slots: dict[str, tuple[int, int]] = {}
+
+    def add(self, key: str, tensor: torch.Tensor) -> None:
+        self.extend(key, [tensor])
+
+    def extend(self, key: str, tensors: list[torch.Tensor]) -> None:
+        self._slots[key] = (len(self._tensors), len(tensors))
+        self._tensors.extend(tensors)
+
+    def read(self) -> dict[str, list[float]]:
+        """``{key: [floats]}``: one list per key, in the order added."""
+        host = to_host(self._tensors)
+        return {key: host[start : start + count] for key, (start, count) in self._slots.items()}

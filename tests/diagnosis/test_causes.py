@@ -1,0 +1,259 @@
+"""Each cause on a run that follows its mechanism, and silent on the healthy run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from aelog import format as fmt
+from aelog.diagnosis.causes import all_causes
+from aelog.diagnosis.engine import diagnose_run
+from aelog.diagnosis.types import CAUSE_IDS, COLLAPSED, HEALTHY
+
+from .runs import (
+    STEPS,
+    build,
+    curve,
+    healthy_layers,
+    healthy_metadata,
+    healthy_run,
+    healthy_signals,
+)
+
+N = len(STEPS)
+
+
+def ranked(run) -> list[str]:
+    return [c.id for c in diagnose_run(run).causes]
+
+
+def test_every_cause_id_has_one_module():
+    assert sorted(c.id for c in all_causes()) == sorted(CAUSE_IDS)
+
+
+def test_healthy_run_has_no_cause():
+    diagnosis = diagnose_run(healthy_run())
+    assert diagnosis.status == HEALTHY, diagnosis.to_json()
+    assert diagnosis.causes == []
+
+
+@pytest.mark.parametrize("cause", all_causes(), ids=lambda c: c.id)
+def test_no_cause_fires_on_the_healthy_run(cause):
+    assert cause.assess(healthy_run()) is None or cause.assess(healthy_run()).confidence < 0.3
+
+
+def _collapsed_signals() -> dict:
+    signals = healthy_signals()
+    signals[fmt.OUTPUT_VARIANCE_RATIO] = np.full(N, 0.002)
+    signals[fmt.RELATIVE_ERROR] = np.full(N, 1.0)
+    signals[fmt.VAL_RELATIVE_ERROR] = np.full(N, 1.0)
+    signals[fmt.IDENTITY_RATIO] = np.full(N, 1.0)
+    return signals
+
+
+def test_init_constant_from_identical_rows():
+    meta = healthy_metadata()
+    for layer in meta["model"]["layers"]:
+        layer["identical_rows_fraction"] = 1.0
+        layer["weight_std_over_default"] = 0.0
+    signals = _collapsed_signals()
+    signals[fmt.CODE_EFFECTIVE_RANK] = np.full(N, 1.0)
+    signals[fmt.CODE_UNIT_SIMILARITY] = np.full(N, 1.0)
+    layers = healthy_layers()
+    for name in ("encoder.0", "encoder.2", "decoder.0", "decoder.2"):
+        layers[name][fmt.LAYER_UNIT_SIMILARITY] = np.full(N, 1.0)
+    diagnosis = diagnose_run(build(signals, layers, meta))
+    assert diagnosis.status == COLLAPSED
+    top = diagnosis.causes[0]
+    assert top.id == "init_constant" and top.confidence > 0.8
+    assert any("100% of weight rows identical" in e for e in top.evidence)
+    assert "init_too_small" not in [c.id for c in diagnosis.causes]  # std 0 says nothing of scale
+
+
+def test_init_constant_fades_when_symmetry_broke():
+    meta = healthy_metadata()
+    meta["model"]["layers"][0]["identical_rows_fraction"] = 1.0
+    assert "init_constant" not in ranked(build(healthy_signals(), healthy_layers(), meta))
+
+
+def test_init_too_small_ranks_above_the_dead_relus_it_causes():
+    meta = healthy_metadata()
+    for layer in meta["model"]["layers"]:
+        layer["weight_std_over_default"] = 0.01
+    layers = healthy_layers()
+    layers["encoder.1"][fmt.LAYER_DEAD_FRACTION] = np.full(N, 0.5)
+    layers["decoder.1"][fmt.LAYER_DEAD_FRACTION] = np.full(N, 0.85)
+    signals = _collapsed_signals()
+    signals[fmt.UPDATE_RATIO] = np.full(N, 1e-6)
+    causes = ranked(build(signals, layers, meta))
+    assert causes[0] == "init_too_small"
+    assert "dead_relu" in causes and "lr_too_low" not in causes[:1]
+
+
+def test_init_too_large_with_saturation():
+    meta = healthy_metadata()
+    meta["model"]["activations"] = [{"name": "encoder.1", "type": "Tanh"}]
+    for layer in meta["model"]["layers"]:
+        layer["weight_std_over_default"] = 8.0
+    layers = healthy_layers()
+    layers["encoder.1"][fmt.LAYER_SATURATED_FRACTION] = np.full(N, 0.9)
+    signals = healthy_signals()
+    signals[fmt.RELATIVE_ERROR] = np.full(N, 0.8)
+    signals[fmt.OUTPUT_VARIANCE_RATIO] = np.full(N, 0.4)
+    causes = ranked(build(signals, layers, meta))
+    assert causes[:2] == ["init_too_large", "saturated_activation"]
+
+
+def test_lr_too_high_on_nonfinite_gradients():
+    signals = healthy_signals()
+    signals[fmt.NONFINITE_GRAD_FRACTION] = (STEPS >= 50).astype(float)
+    signals[fmt.NONFINITE_OUTPUT_FRACTION] = (STEPS >= 60).astype(float)
+    diagnosis = diagnose_run(build(signals, healthy_layers()))
+    assert diagnosis.status == COLLAPSED and diagnosis.since_step == 60
+    assert diagnosis.causes[0].id == "lr_too_high"
+    assert diagnosis.causes[0].since_step == 50
+
+
+def test_lr_too_high_on_a_jumping_error():
+    signals = healthy_signals()
+    signals[fmt.RELATIVE_ERROR] = np.where(STEPS < 30, 1.0, 40.0) * (1 + 0.5 * (STEPS % 20 == 0))
+    signals[fmt.UPDATE_RATIO] = np.full(N, 0.3)
+    assert ranked(build(signals, healthy_layers()))[0] == "lr_too_high"
+
+
+def test_lr_too_low_when_weights_barely_move():
+    signals = healthy_signals()
+    signals[fmt.UPDATE_RATIO] = np.full(N, 1e-6)
+    signals[fmt.RELATIVE_ERROR] = np.full(N, 1.02)
+    signals[fmt.OUTPUT_VARIANCE_RATIO] = np.full(N, 0.08)
+    diagnosis = diagnose_run(build(signals, healthy_layers()))
+    assert diagnosis.causes[0].id == "lr_too_low"
+    assert "lr=0.01" in diagnosis.causes[0].fix
+
+
+def test_over_regularized_when_decay_dominates():
+    meta = healthy_metadata(weight_decay=1.0)
+    signals = healthy_signals()
+    signals[fmt.REGULARIZATION_PULL] = np.full(N, 4.0)
+    signals[fmt.WEIGHT_NORM] = curve(8.0, 0.5)
+    signals[fmt.OUTPUT_VARIANCE_RATIO] = curve(0.3, 0.01)
+    signals[fmt.RELATIVE_ERROR] = curve(0.6, 0.99)
+    diagnosis = diagnose_run(build(signals, healthy_layers(), meta))
+    assert diagnosis.causes[0].id == "over_regularized"
+    assert "weight_decay=0.01" in diagnosis.causes[0].fix
+
+
+def test_under_regularized_on_a_train_validation_gap():
+    signals = healthy_signals()
+    signals[fmt.RELATIVE_ERROR] = curve(1.0, 0.02)
+    signals[fmt.VAL_RELATIVE_ERROR] = curve(1.0, 0.2) + 0.001 * STEPS
+    assert ranked(build(signals, healthy_layers()))[0] == "under_regularized"
+
+
+def test_loss_mismatch_sigmoid_on_standardised_targets():
+    meta = healthy_metadata(output_activation="Sigmoid")
+    signals = healthy_signals()
+    signals[fmt.TARGET_MIN] = np.full(N, -2.5)
+    signals[fmt.TARGET_MAX] = np.full(N, 2.5)
+    signals[fmt.OUTPUT_MIN] = np.full(N, 0.0)
+    signals[fmt.OUTPUT_MAX] = np.full(N, 1.0)
+    signals[fmt.RELATIVE_ERROR] = np.full(N, 0.7)
+    top = diagnose_run(build(signals, healthy_layers(), meta)).causes[0]
+    assert top.id == "loss_mismatch" and "Sigmoid" in top.evidence[0]
+
+
+def test_dead_relu_in_the_bottleneck():
+    layers = healthy_layers()
+    layers["encoder.1"][fmt.LAYER_DEAD_FRACTION] = np.where(STEPS < 100, 0.1, 1.0)
+    signals = _collapsed_signals()
+    signals[fmt.CODE_DEAD_FRACTION] = np.full(N, 1.0)
+    top = diagnose_run(build(signals, layers)).causes[0]
+    assert top.id == "dead_relu" and top.since_step == 100
+
+
+def test_saturated_activation_from_unnormalised_inputs():
+    meta = healthy_metadata()
+    meta["model"]["activations"] = [{"name": "encoder.1", "type": "Tanh"}]
+    layers = healthy_layers()
+    layers["encoder.1"][fmt.LAYER_SATURATED_FRACTION] = np.full(N, 0.95)
+    signals = _collapsed_signals()
+    signals[fmt.INPUT_STD] = np.full(N, 50.0)
+    top = diagnose_run(build(signals, layers, meta)).causes[0]
+    assert top.id == "saturated_activation" and "standardise" in top.fix
+
+
+def test_posterior_collapse():
+    signals = _collapsed_signals()
+    signals[fmt.KL_PER_DIM] = np.full(N, 0.001)
+    signals[fmt.KL_MAX_DIM] = np.full(N, 0.003)
+    signals[fmt.ACTIVE_UNITS_FRACTION] = np.zeros(N)
+    meta = healthy_metadata(is_vae=True)
+    assert ranked(build(signals, healthy_layers(), meta))[0] == "posterior_collapse"
+
+
+def test_frozen_parameters_declared_and_measured():
+    meta = healthy_metadata()
+    meta["model"]["layers"][0]["in_optimizer"] = False
+    meta["model"]["layers"][1]["in_optimizer"] = False
+    signals = healthy_signals()
+    signals[fmt.FROZEN_FRACTION] = np.full(N, 0.5)
+    signals[fmt.RELATIVE_ERROR] = np.full(N, 0.9)
+    signals[fmt.OUTPUT_VARIANCE_RATIO] = np.full(N, 0.15)
+    top = diagnose_run(build(signals, healthy_layers(), meta)).causes[0]
+    assert top.id == "frozen_parameters"
+    assert any("not in the optimizer" in e for e in top.evidence)
+
+
+def test_frozen_pretrained_encoder_that_works_is_not_a_cause():
+    meta = healthy_metadata()
+    meta["model"]["layers"][0]["trainable"] = False
+    signals = healthy_signals()
+    signals[fmt.FROZEN_FRACTION] = np.full(N, 0.25)
+    assert "frozen_parameters" not in ranked(build(signals, healthy_layers(), meta))
+
+
+def test_constant_input():
+    signals = _collapsed_signals()
+    signals[fmt.INPUT_DUPLICATE_FRACTION] = np.ones(N)
+    signals[fmt.INPUT_BATCH_VARIANCE] = np.zeros(N)
+    diagnosis = diagnose_run(build(signals, healthy_layers()))
+    assert diagnosis.status == COLLAPSED
+    assert diagnosis.causes[0].id == "constant_input"
+
+
+def test_latent_too_large_is_identity_like_not_collapsed():
+    meta = healthy_metadata(latent_size=64)
+    signals = healthy_signals()
+    signals[fmt.RELATIVE_ERROR] = curve(1.0, 0.02)
+    signals[fmt.RANK_K_ERROR] = np.zeros(N)
+    signals[fmt.IDENTITY_RATIO] = np.full(N, 1.2)
+    signals[fmt.RANDOM_INPUT_ERROR] = np.full(N, 0.025)
+    diagnosis = diagnose_run(build(signals, healthy_layers(), meta))
+    assert diagnosis.status != COLLAPSED
+    assert diagnosis.causes[0].id == "latent_too_large"
+    assert "latent_size=14" in diagnosis.causes[0].fix
+
+
+def test_latent_too_small_at_the_rank_k_bound():
+    meta = healthy_metadata(latent_size=2)
+    signals = healthy_signals()
+    signals[fmt.RANK_K_ERROR] = np.full(N, 0.6)
+    signals[fmt.RELATIVE_ERROR] = curve(1.0, 0.62)
+    signals[fmt.OUTPUT_VARIANCE_RATIO] = curve(0.05, 0.38)
+    signals[fmt.VAL_RELATIVE_ERROR] = curve(1.0, 0.63)
+    top = diagnose_run(build(signals, healthy_layers(), meta)).causes[0]
+    assert top.id == "latent_too_small" and "latent_size=14" in top.fix
+
+
+def test_no_structure_data_is_not_blamed_on_the_bottleneck_shape():
+    """Isotropic noise (the article's data): the bound is high because the data has no
+    structure; an under-trained run far above the bound is not latent_too_small."""
+    meta = healthy_metadata(latent_size=20, input_size=100)
+    signals = healthy_signals()
+    signals[fmt.DATA_EFFECTIVE_RANK] = np.full(N, 92.0)
+    signals[fmt.RANK_K_ERROR] = np.full(N, 0.71)
+    signals[fmt.RELATIVE_ERROR] = curve(1.1, 0.95, rate=0.01)
+    signals[fmt.OUTPUT_VARIANCE_RATIO] = curve(0.1, 0.3, rate=0.01)
+    diagnosis = diagnose_run(build(signals, healthy_layers(), meta))
+    assert "latent_too_small" not in [c.id for c in diagnosis.causes]
+    assert any("no low-dimensional structure" in n for n in diagnosis.notes)

@@ -1,0 +1,128 @@
+"""The engine's status, its honesty about missing data, speed, and the JSON contract."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+
+from aelog import format as fmt
+from aelog.diagnosis.api import diagnose, diagnoses_to_json
+from aelog.diagnosis.engine import diagnose_run
+from aelog.diagnosis.types import AT_RISK, CAUSE_IDS, COLLAPSED, HEALTHY
+from aelog.event_writer import EventWriter
+from aelog.run_data import RunData
+
+from .runs import build, curve, healthy_layers, healthy_metadata, healthy_run, healthy_signals
+
+
+def test_empty_run_degrades_to_not_enough_data():
+    diagnosis = diagnose_run(RunData("empty"))
+    assert diagnosis.status == HEALTHY and diagnosis.causes == []
+    assert any("not enough data" in n for n in diagnosis.notes)
+
+
+def test_two_points_are_not_a_verdict():
+    steps = np.array([0, 1])
+    run = build({fmt.OUTPUT_VARIANCE_RATIO: np.zeros(2)}, steps=steps)
+    assert any("2 logged step" in n for n in diagnose_run(run).notes)
+
+
+def test_missing_signals_and_metadata_never_crash():
+    steps = np.arange(0, 300, 5)
+    run = build({fmt.OUTPUT_VARIANCE_RATIO: np.full(len(steps), 0.01),
+                 fmt.RELATIVE_ERROR: np.full(len(steps), np.nan)}, metadata={}, steps=steps)
+    diagnosis = diagnose_run(run)
+    assert diagnosis.status == COLLAPSED
+    assert any("not checked" in n for n in diagnosis.notes)
+    weird = build({fmt.LAYER_DEAD_FRACTION: np.ones(len(steps))}, steps=steps,
+                  metadata={"config": "oops", "model": {"layers": [None, 3]}})
+    diagnose_run(weird)
+
+
+def test_newer_format_is_read_with_a_note():
+    meta = healthy_metadata()
+    meta["format_version"] = fmt.FORMAT_VERSION + 1
+    run = build(healthy_signals(), healthy_layers(), meta)
+    assert any("newer aelog" in n for n in diagnose_run(run).notes)
+
+
+def test_collapse_is_dated_from_when_it_persists_not_from_step_zero():
+    signals = healthy_signals()
+    steps = np.arange(0, 400, 10)
+    signals[fmt.OUTPUT_VARIANCE_RATIO] = np.where(steps < 200, curve(0.02, 0.8), 0.01)
+    signals[fmt.RELATIVE_ERROR] = np.where(steps < 200, curve(1.0, 0.2), 1.0)
+    diagnosis = diagnose_run(build(signals, healthy_layers()))
+    assert diagnosis.status == COLLAPSED and diagnosis.since_step == 200
+    assert "1%" in diagnosis.symptom[0] and "since step 200" in diagnosis.symptom[0]
+
+
+def test_a_fresh_healthy_run_is_not_flagged_while_its_outputs_grow():
+    run = healthy_run()
+    for end in (20, 40, 60, 100, 200, 400):
+        prefix = RunData(run.name, run.metadata,
+                         {k: s.since(0) for k, s in run.signals.items()}, run.layers)
+        prefix.signals = {k: type(s)(s.steps[s.steps < end], s.values[s.steps < end])
+                          for k, s in run.signals.items()}
+        prefix.layers = {n: {k: type(s)(s.steps[s.steps < end], s.values[s.steps < end])
+                             for k, s in d.items()} for n, d in run.layers.items()}
+        assert diagnose_run(prefix).status == HEALTHY, end
+
+
+def test_outputs_at_the_mean_early_without_a_cause_are_not_flagged_yet():
+    steps = np.arange(0, 60, 2)
+    signals = {fmt.OUTPUT_VARIANCE_RATIO: np.full(len(steps), 0.01),
+               fmt.RELATIVE_ERROR: np.full(len(steps), 1.0)}
+    early = diagnose_run(build(signals, metadata={}, steps=steps))
+    assert early.status == HEALTHY and any("no cause in sight" in n for n in early.notes)
+    steps = np.arange(0, 200, 2)
+    signals = {k: np.resize(v, len(steps)) for k, v in signals.items()}
+    assert diagnose_run(build(signals, metadata={}, steps=steps)).status == COLLAPSED
+
+
+def test_cause_without_symptom_is_at_risk():
+    signals = healthy_signals()
+    signals[fmt.RELATIVE_ERROR] = curve(1.0, 0.02)
+    signals[fmt.VAL_RELATIVE_ERROR] = curve(1.0, 0.3)
+    diagnosis = diagnose_run(build(signals, healthy_layers()))
+    assert diagnosis.status == AT_RISK and diagnosis.causes
+
+
+def test_fast_and_deterministic_on_a_long_run():
+    steps = np.arange(0, 5000)
+    signals = {name: np.resize(values, len(steps)) for name, values in healthy_signals().items()}
+    layers = {n: {k: np.resize(v, len(steps)) for k, v in d.items()}
+              for n, d in healthy_layers().items()}
+    run = build(signals, layers, steps=steps)
+    diagnose_run(run)
+    start = time.perf_counter()
+    first = diagnose_run(run).to_json()
+    elapsed = time.perf_counter() - start
+    assert elapsed < 0.05, elapsed
+    assert diagnose_run(run).to_json() == first
+
+
+def test_diagnose_reads_event_files_and_json_keeps_the_contract(tmp_path):
+    signals = healthy_signals()
+    signals[fmt.NONFINITE_GRAD_FRACTION] = (np.arange(0, 400, 10) >= 100).astype(float)
+    signals[fmt.NONFINITE_OUTPUT_FRACTION] = signals[fmt.NONFINITE_GRAD_FRACTION]
+    for name, values in (("good", healthy_signals()), ("nan", signals)):
+        writer = EventWriter(str(tmp_path / name))
+        writer.write_metadata(healthy_metadata())
+        for index, step in enumerate(range(0, 400, 10)):
+            scalars = {fmt.scalar_tag(k): float(v[index]) for k, v in values.items()}
+            for layer, series in healthy_layers().items():
+                scalars.update({fmt.layer_tag(layer, k): float(v[index])
+                                for k, v in series.items()})
+            writer.write_scalars(step, scalars)
+        writer.close()
+    payload = json.loads(json.dumps(diagnoses_to_json(diagnose(str(tmp_path)))))
+    runs = {r["run"]: r for r in payload["runs"]}
+    assert runs["good"]["status"] == "healthy" and runs["good"]["causes"] == []
+    bad = runs["nan"]
+    assert bad["status"] == "collapsed"
+    cause = bad["causes"][0]
+    assert set(cause) == {"id", "confidence", "since_step", "evidence", "fix"}
+    assert cause["id"] in CAUSE_IDS and 0 <= cause["confidence"] <= 1
+    assert cause["id"] == "lr_too_high" and cause["since_step"] == 100

@@ -1,0 +1,138 @@
+"""The tab in a real browser: headless Chromium on a real tensorboard over SDK-written runs.
+
+Screenshots go to the test's temporary directory (printed with -s) for a human to look at.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from .sdk_runs import ALL_RUNS, HTML_RUN, HTML_TEAM, TEAM, TRUE_TOP_CAUSE
+from .synthetic_runs import write_run
+from .tensorboard_process import TensorBoard
+
+CHROMIUM = "/usr/bin/chromium"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is not installed"),
+]
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture(scope="module")
+def served(sdk_logdir, tmp_path_factory):
+    """A copy of the SDK logdir (this test adds a run to it) behind a real tensorboard."""
+    logdir = tmp_path_factory.mktemp("browser") / "logs"
+    shutil.copytree(sdk_logdir, logdir)
+    server = TensorBoard(str(logdir), load_fast=True,
+                         log_path=str(logdir.parent / "tensorboard.log"))
+    try:
+        server.wait_for_runs(len(ALL_RUNS))
+        yield server, logdir
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def page(served, tmp_path):
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM)
+        try:
+            page = browser.new_page(viewport={"width": 1500, "height": 1300})
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            yield page
+            assert not errors, errors
+        finally:
+            browser.close()
+            print(f"screenshots in {tmp_path}")
+
+
+def _open_tab(page, url: str):
+    page.goto(url + "/#aelog")
+    page.get_by_role("tab", name="Collapse Diagnosis").wait_for(timeout=30_000)
+    frame = page.frame_locator("iframe")
+    frame.locator(".aelog[data-state=ready]").wait_for(timeout=30_000)
+    return frame
+
+
+def test_table_cards_and_diff(page, served, tmp_path):
+    server, _ = served
+    frame = _open_tab(page, server.url)
+    page.screenshot(path=str(tmp_path / "tab.png"))
+
+    for name in ALL_RUNS:  # the comparison table lists every run with its team
+        row = frame.locator("tr.run-row").filter(has=frame.get_by_text(name, exact=True))
+        assert row.count() == 1, name
+        if name in TEAM:
+            assert row.locator("td.cell-team").inner_text() == TEAM[name]
+
+    for name, cause in TRUE_TOP_CAUSE.items():  # each card shows the run's true top cause
+        frame.locator("tr.run-row td.cell-run", has_text=name).first.click()
+        card = frame.locator(f".card[data-run='{name}']")
+        card.wait_for()
+        if cause is None:
+            assert card.locator(".badge").inner_text() == "healthy"
+            assert card.locator(".cause").count() == 0
+        else:
+            assert card.locator(".cause").first.get_attribute("data-cause") == cause
+            assert card.locator(".cause .fix").first.inner_text().startswith("Fix:")
+        assert frame.locator(".chart canvas").count() >= 3
+        frame.locator(".detail-area").screenshot(path=str(tmp_path / f"card_{cause}.png"))
+
+    dying = frame.locator(".layer-table tr.dying-row")
+    frame.locator("tr.run-row td.cell-run", has_text="speech/dead_bottleneck").click()
+    frame.locator(".card[data-run='speech/dead_bottleneck']").wait_for()
+    assert dying.count() >= 1  # the dead bottleneck stands out in the layer view
+
+    for name in ("vision/healthy", "speech/weight_decay_3"):  # the two-run diff
+        frame.locator("tr.run-row", has_text=name).first.locator("input.diff-pick").click()
+    weight_decay = frame.locator(".diff-table tr[data-key='weight_decay'] td")
+    weight_decay.first.wait_for()
+    assert weight_decay.all_inner_texts() == ["weight_decay", "0", "3"]
+    assert "part at step" in frame.locator(".diff .parting").inner_text()
+    frame.locator(".diff-area").screenshot(path=str(tmp_path / "diff.png"))
+
+
+def test_names_and_tags_render_as_text(page, served):
+    server, _ = served
+    frame = _open_tab(page, server.url)
+    cell = frame.locator("td.cell-run", has_text="odd/<img")
+    assert cell.inner_text() == HTML_RUN
+    frame.locator("select.group-by").select_option("team")
+    assert frame.get_by_text(HTML_TEAM, exact=True).count() >= 1
+    cell.click()
+    frame.locator(".card .card-run", has_text="odd/<img").wait_for()
+    assert frame.locator("img").count() == 0 and frame.locator("b[onmouseover]").count() == 0
+    assert page.evaluate("() => document.querySelector('iframe').contentWindow.__pwned") is None
+
+
+def test_sort_filter_group_and_dark_theme(page, served, tmp_path):
+    server, _ = served
+    page.emulate_media(color_scheme="dark")
+    frame = _open_tab(page, server.url)
+    frame.locator("input.filter").fill("team:speech")
+    names = frame.locator("tr.run-row td.cell-run").all_inner_texts()
+    assert sorted(names) == ["speech/dead_bottleneck", "speech/weight_decay_3"]
+    frame.locator("input.filter").fill("")
+    frame.locator("select.group-by").select_option("none")
+    frame.locator("th[data-key='run']").click()
+    names = frame.locator("tr.run-row td.cell-run").all_inner_texts()
+    assert names == sorted(ALL_RUNS)
+    frame.locator("th[data-key='run']").click()
+    assert frame.locator("tr.run-row td.cell-run").all_inner_texts() == sorted(ALL_RUNS)[::-1]
+    assert "theme-dark" in (frame.locator(".aelog").get_attribute("class") or "")
+    page.screenshot(path=str(tmp_path / "dark.png"))
+
+
+def test_reload_shows_a_new_run(page, served):
+    server, logdir = served
+    frame = _open_tab(page, server.url)
+    write_run(str(logdir / "late" / "arrival"), collapse_at=100, team="late")
+    server.wait_for_runs(len(ALL_RUNS) + 1)
+    page.locator("app-header-reload button").click()  # TensorBoard's reload -> DataReloaded
+    frame.locator("tr.run-row[data-run='late/arrival']").wait_for(timeout=20_000)

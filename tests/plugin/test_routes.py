@@ -1,0 +1,124 @@
+"""The plugin's routes over real event files, through TensorBoard's Python loader."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from aelog import format as fmt
+from aelog.diagnosis.engine import diagnose_run
+from aelog.runs import load_runs
+
+from .synthetic_runs import write_logdir
+
+
+@pytest.fixture
+def app(tmp_path, tensorboard_app):
+    write_logdir(str(tmp_path))
+    return tensorboard_app(str(tmp_path))
+
+
+def test_run_list_carries_the_engines_diagnosis_for_every_run(app, tmp_path):
+    rows = {row["run"]: row for row in app.get_json("/runs")["runs"]}
+    assert sorted(rows) == ["audio/collapsed", "vision/collapsed", "vision/healthy"]
+    # The plugin's adapter (data provider) and the CLI's (event files) agree exactly.
+    for run in load_runs(str(tmp_path)):
+        expected = diagnose_run(run).to_json()
+        row = rows[run.name]
+        for key in ("status", "since_step", "causes", "symptom"):
+            assert row[key] == expected[key], (run.name, key)
+    assert rows["vision/healthy"]["status"] == "healthy"
+    assert rows["vision/collapsed"]["status"] == "collapsed"
+    assert rows["vision/collapsed"]["since_step"] == 200
+    assert rows["audio/collapsed"]["team"] == "audio"
+    assert rows["audio/collapsed"]["path_group"] == "audio"
+    assert rows["vision/collapsed"]["config"]["lr"] == 0.5
+    assert rows["vision/collapsed"]["key_signals"][fmt.OUTPUT_VARIANCE_RATIO] == pytest.approx(
+        0.01
+    )
+    assert rows["vision/healthy"]["last_step"] == 590
+
+
+def test_run_detail_has_series_layers_in_model_order_and_bands(app):
+    detail = app.get_json("/run", run="vision/collapsed")
+    assert detail["run"]["status"] == "collapsed"
+    spread = detail["signals"][fmt.OUTPUT_VARIANCE_RATIO]
+    assert spread["steps"][:3] == [0, 10, 20] and len(spread["values"]) == 60
+    assert [layer["name"] for layer in detail["layers"]] == ["encoder.0", "encoder.2", "decoder.0"]
+    dead = detail["layers"][1]["signals"][fmt.LAYER_DEAD_FRACTION]["values"]
+    assert dead[0] == pytest.approx(0.05) and dead[-1] == 1.0
+    assert detail["bands"][fmt.CODE_EFFECTIVE_RANK]["high"] == 8.0
+    assert detail["records"][0]["message"] == "synthetic run"
+    assert detail["metadata"]["tags"] == {"team": "vision", "owner": "ana"}
+
+
+def test_compare_reports_config_and_parting_step(app):
+    result = app.get_json("/compare", run=["vision/healthy", "vision/collapsed"])
+    (pair,) = result["pairs"]
+    assert pair["runs"] == ["vision/healthy", "vision/collapsed"]
+    assert {"key": "lr", "a": 1e-3, "b": 0.5} in pair["config_differences"]
+    assert pair["signals_part_at_step"] == 200
+
+
+def test_bad_queries_are_400_and_unknown_runs_404(app):
+    assert app.get("/run").status_code == 400
+    assert app.get("/run", run="").status_code == 400
+    assert app.get("/run", run=["a", "b"]).status_code == 400
+    assert app.get("/compare", run="vision/healthy").status_code == 400
+    assert app.get("/compare", run=["vision/healthy", "vision/healthy"]).status_code == 400
+    missing = app.get("/run", run="nope")
+    assert missing.status_code == 404 and "nope" in missing.get_data(as_text=True)
+    assert app.get("/compare", run=["vision/healthy", "nope"]).status_code == 404
+
+
+def test_static_bundle_is_an_allowlist(app):
+    bundle = app.get("/index.js")
+    assert bundle.status_code == 200 and b"render" in bundle.get_data()
+    for path in ("/../plugin.py", "/%2e%2e/plugin.py", "/static/index.js", "/..%5cplugin.py",
+                 "/index.js/../../loader.py"):
+        assert app.client.get("/data/plugin/aelog" + path).status_code == 404, path
+
+
+def test_active_only_with_aelog_data(app, tmp_path, tensorboard_app):
+    listing = app.client.get("/data/plugins_listing").get_json()
+    assert listing["aelog"]["enabled"] is True
+    assert listing["aelog"]["tab_name"] == "Collapse Diagnosis"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    other = tensorboard_app(str(empty))
+    assert other.client.get("/data/plugins_listing").get_json()["aelog"]["enabled"] is False
+    assert other.get_json("/runs") == {"runs": []}
+
+
+def test_half_written_and_corrupt_files_never_give_a_500(tmp_path, tensorboard_app):
+    paths = write_logdir(str(tmp_path))
+    with open(paths["vision/collapsed"], "r+b") as handle:
+        handle.truncate(os.path.getsize(paths["vision/collapsed"]) - 9)
+    garbage = tmp_path / "audio" / "collapsed" / "events.out.tfevents.2.garbage"
+    garbage.write_bytes(b"\x00" * 7 + b"not an event file")
+    app = tensorboard_app(str(tmp_path))
+    rows = {row["run"]: row for row in app.get_json("/runs")["runs"]}
+    assert set(rows) == {"audio/collapsed", "vision/collapsed", "vision/healthy"}
+    for run in rows:
+        assert app.get("/run", run=run).status_code == 200
+
+
+def test_new_data_is_rediagnosed_and_unchanged_runs_are_not(tmp_path, tensorboard_app):
+    from .synthetic_runs import write_run
+
+    write_run(str(tmp_path / "a"), collapse_at=None)
+    app = tensorboard_app(str(tmp_path))
+    calls = []
+    cache = app.plugin._cache
+    engine = cache._diagnose
+    cache._diagnose = lambda run: calls.append(run.name) or engine(run)
+    assert [row["run"] for row in app.get_json("/runs")["runs"]] == ["a"]
+    assert app.get_json("/runs")["runs"][0]["status"] == "healthy"
+    assert calls == ["a"]
+    write_run(str(tmp_path / "b"), collapse_at=100)
+    app.multiplexer.AddRunsFromDirectory(str(tmp_path))
+    app.reload()
+    rows = {row["run"]: row["status"] for row in app.get_json("/runs")["runs"]}
+    assert rows == {"a": "healthy", "b": "collapsed"}
+    assert calls == ["a", "b"]

@@ -1,0 +1,124 @@
+"""Promise: non-logging steps cost nothing measurable; logging stays under a budget while
+still sampling the first hundred steps densely."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+import pytest
+import torch
+from sdk_fixtures import MLPAE, digits, train
+from torch.profiler import ProfilerActivity, profile
+
+import aelog
+from aelog import format as fmt
+from aelog.cadence import Cadence
+
+
+def _aten_ops(model, optimizer, x) -> Counter:
+    """Every tensor operation (allocations and host reads included) of one training step."""
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        if optimizer is not None:
+            optimizer.zero_grad()
+        loss = ((model(x) - x) ** 2).mean()
+        loss.backward()
+        if optimizer is not None:
+            optimizer.step()
+    return Counter(e.name for e in prof.events() if e.name.startswith("aten::"))
+
+
+@pytest.mark.parametrize("with_optimizer", [True, False], ids=["adam", "no_optimizer"])
+def test_non_logging_step_runs_exactly_the_users_tensor_ops(tmp_path, with_optimizer):
+    x = digits(64)
+
+    def setup():
+        torch.manual_seed(0)
+        model = MLPAE()
+        return model, torch.optim.Adam(model.parameters()) if with_optimizer else None
+
+    plain_model, plain_opt = setup()
+    train(plain_model, plain_opt, x, 2)
+    plain = _aten_ops(plain_model, plain_opt, x)
+
+    model, optimizer = setup()
+    monitor = aelog.watch(model, optimizer, logdir=tmp_path, log_every=1000, on_collapse=None)
+    train(model, optimizer, x, 2)  # step 0 logs, step 1 opens (without optimizer)
+    watched = _aten_ops(model, optimizer, x)
+    # between logging steps the layers carry no hooks at all (PyTorch's fast call path)
+    assert all(not m._forward_hooks for m in model.modules())
+    assert len(model._forward_pre_hooks) == 1
+    # a logging step, for contrast: the same measurement does see aelog's work
+    monitor.cadence.next_step = monitor.step
+    monitor._logging = True
+    logging = _aten_ops(model, optimizer, x)
+    monitor.close()
+
+    # Same ops, same counts: no extra allocation, and no extra host read
+    # (aten::_local_scalar_dense, the op behind .item()/.tolist(), beyond what Adam does).
+    assert watched == plain
+    assert sum(logging.values()) > sum(plain.values())
+
+
+def _simulate(cadence: Cadence, steps: int, step_seconds: float, log_seconds: float):
+    clock = [0.0]
+    cadence.clock = lambda: clock[0]
+    logged = []
+    for step in range(steps):
+        clock[0] += step_seconds
+        if cadence.should_log(step):
+            clock[0] += log_seconds
+            logged.append(step)
+            cadence.logged_step(step, log_seconds)
+    return logged, clock[0]
+
+
+def test_first_hundred_steps_are_sampled_even_when_logging_is_expensive():
+    logged, _ = _simulate(Cadence(budget=0.02), 2000, step_seconds=0.001, log_seconds=0.2)
+    early = [s for s in logged if s < 100]
+    assert early[:20] == list(range(20)) and len(early) >= 25
+    assert max(b - a for a, b in zip(early, early[1:], strict=False)) <= 10
+
+
+@pytest.mark.parametrize("log_cost", [0.002, 0.05, 0.5])
+def test_overhead_after_the_first_hundred_steps_stays_under_budget(log_cost):
+    cadence = Cadence(budget=0.02)
+    steps, step_seconds = 50_000, 0.01
+    logged, total = _simulate(cadence, steps, step_seconds, log_cost)
+    late = [s for s in logged if s >= 100]
+    late_overhead = len(late) * log_cost / (steps * step_seconds)
+    assert late_overhead <= 0.02
+    assert len(logged) >= 30  # still a usable series
+
+
+def test_cheap_logging_follows_a_log_spaced_schedule():
+    logged, _ = _simulate(Cadence(budget=0.02), 100_000, step_seconds=1.0, log_seconds=1e-6)
+    gaps = [b - a for a, b in zip(logged, logged[1:], strict=False)]
+    assert max(gaps) <= 1000  # max_interval: a late collapse is still seen
+    assert 100 < len(logged) < 1000  # fits TensorBoard's 1,000-point scalar reservoir
+
+
+def test_log_every_fixes_the_cadence():
+    logged, _ = _simulate(Cadence(every=7), 50, step_seconds=0.001, log_seconds=1.0)
+    assert logged == list(range(0, 50, 7))
+    with pytest.raises(ValueError):
+        Cadence(every=0)
+    with pytest.raises(ValueError):
+        Cadence(budget=0)
+
+
+def test_real_run_spaces_out_logging(tmp_path):
+    torch.manual_seed(0)
+    model = MLPAE()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    data = digits(512)
+    started = time.perf_counter()
+    with aelog.watch(model, optimizer, logdir=tmp_path, on_collapse=None) as monitor:
+        train(model, optimizer, data, 600)
+    elapsed = time.perf_counter() - started
+    steps = monitor.run_data().signal(fmt.RELATIVE_ERROR).steps.tolist()
+    assert steps[:20] == list(range(20))
+    assert len([s for s in steps if s < 100]) >= 25
+    assert len(steps) < 60
+    assert monitor.cadence.logging_seconds < elapsed
+    assert monitor.run_data().metadata["cadence"]["overhead_budget"] == 0.02

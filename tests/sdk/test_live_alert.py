@@ -1,0 +1,86 @@
+"""on_collapse: the live console warning, "raise", a callback, and None."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+from sdk_fixtures import MLPAE, digits, train
+
+import aelog
+from aelog import format as fmt
+from aelog import live_alert
+from aelog.diagnosis.types import CauseFinding, Diagnosis
+from aelog.live_alert import CollapseDetected, CollapseWarning
+from aelog.probe_guard import AelogWarning
+
+
+class FakeEngine:
+    """Reads the logged series like the real engine; collapsed once the error stays high."""
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def __call__(self, run):
+        error = run.signal(fmt.RELATIVE_ERROR)
+        self.calls.append(int(error.steps[-1]))
+        cause = CauseFinding("lr_too_low", 0.8, int(error.steps[0]),
+                             [f"relative error {error.values[-1]:.2f}"], "raise the lr 10x")
+        return Diagnosis(run.name, "collapsed", int(error.steps[0]), [cause])
+
+
+@pytest.fixture
+def engine(monkeypatch):
+    fake = FakeEngine()
+    monkeypatch.setattr(live_alert, "load_engine", lambda: fake)
+    return fake
+
+
+def _run(tmp_path, on_collapse, steps=40):
+    torch.manual_seed(0)
+    model = MLPAE()
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-6)
+    with aelog.watch(model, optimizer, logdir=tmp_path, log_every=1, on_collapse=on_collapse):
+        train(model, optimizer, digits(128), steps)
+
+
+def test_warn_once_per_new_cause_with_its_fix(tmp_path, engine):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _run(tmp_path, "warn")
+    messages = [str(w.message) for w in caught if issubclass(w.category, CollapseWarning)]
+    assert len(messages) == 1
+    assert "lr_too_low" in messages[0] and "raise the lr 10x" in messages[0]
+    assert "relative error" in messages[0]
+    # checked every 5th logging step, from the end of the 20-step warm-up
+    assert engine.calls == [24, 29, 34, 39]
+
+
+def test_raise_stops_training_from_the_step(tmp_path, engine):
+    with pytest.raises(CollapseDetected, match="collapsed at step 24.*lr_too_low"):
+        _run(tmp_path, "raise")
+
+
+def test_callable_receives_the_diagnosis(tmp_path, engine):
+    seen = []
+    _run(tmp_path, seen.append)
+    assert len(seen) == 1 and seen[0].causes[0].id == "lr_too_low"
+
+
+def test_none_never_diagnoses(tmp_path, engine):
+    _run(tmp_path, None)
+    assert engine.calls == []
+
+
+def test_invalid_on_collapse_fails_at_watch(tmp_path):
+    with pytest.raises(ValueError, match="on_collapse"):
+        aelog.watch(MLPAE(), logdir=tmp_path, on_collapse="shout")
+
+
+def test_real_engine_runs_live_without_breaking_training(tmp_path):
+    pytest.importorskip("aelog.diagnosis.engine")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _run(tmp_path, "warn", steps=30)
+    assert not [w for w in caught if issubclass(w.category, AelogWarning)]

@@ -1,0 +1,175 @@
+"""Every model, output and bottleneck kind the SDK promises: real small training runs."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from sdk_fixtures import (
+    MLPAE,
+    VAE,
+    Conv1dSequenceAE,
+    ConvAE,
+    DictAE,
+    EncoderPairVAE,
+    RecurrentAE,
+    TupleAE,
+    digits,
+    sequences,
+    train,
+    unnamed_mlp,
+)
+from torch import nn
+
+import aelog
+from aelog import format as fmt
+from aelog.runs import load_runs
+
+HEADLINE = (
+    fmt.RELATIVE_ERROR, fmt.OUTPUT_VARIANCE_RATIO, fmt.CODE_EFFECTIVE_RANK, fmt.GRAD_NORM,
+    fmt.UPDATE_RATIO, fmt.INPUT_STD, fmt.LR,
+)
+
+
+def _run(tmp_path, model, data, steps=25, log_every=1, **watch_kwargs):
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    with aelog.watch(model, optimizer, logdir=tmp_path, run_name="run", on_collapse=None,
+                     log_every=log_every, **watch_kwargs) as monitor:
+        train(model, optimizer, data, steps)
+    (run,) = load_runs(str(tmp_path))
+    return monitor, run
+
+
+@pytest.mark.parametrize(
+    "model, latent_module, latent_size",
+    [
+        (MLPAE(), "encoder", 8),
+        (TupleAE(), "encoder", 8),
+        (DictAE(), "encoder", 8),
+    ],
+    ids=["tensor", "tuple", "dict"],
+)
+def test_output_kinds(tmp_path, model, latent_module, latent_size):
+    torch.manual_seed(0)
+    _, run = _run(tmp_path, model, digits())
+    for signal in HEADLINE:
+        assert len(run.signal(signal)) == 25, signal
+    model_info = run.metadata["model"]
+    assert model_info["latent_module"] == latent_module
+    assert model_info["latent_size"] == latent_size
+    assert run.metadata["config"]["architecture"] == "mlp"
+    error = run.signal(fmt.RELATIVE_ERROR).values
+    assert error[-1] < error[0]  # it trained, and we measured it
+    assert run.layer_signal("encoder.0", fmt.LAYER_GRAD_NORM) is not None
+    assert run.layer_signal("encoder.1", fmt.LAYER_DEAD_FRACTION) is not None  # the ReLU
+
+
+@pytest.mark.parametrize("model", [VAE(), EncoderPairVAE()], ids=["tuple_vae", "encoder_pair"])
+def test_vaes_log_kl_and_active_units(tmp_path, model):
+    torch.manual_seed(0)
+    _, run = _run(tmp_path, model, digits())
+    assert run.metadata["model"]["is_vae"] is True
+    assert run.metadata["model"]["latent_module"] in ("mu", "encoder")
+    assert run.metadata["config"]["latent_size"] == model.decoder[0].in_features
+    kl = run.signal(fmt.KL_PER_DIM)
+    assert kl is not None and len(kl) == 25 and (kl.values >= 0).all()
+    assert run.signal(fmt.KL_MAX_DIM).values[-1] >= kl.values[-1]
+    assert 0 <= run.signal(fmt.ACTIVE_UNITS_FRACTION).values[-1] <= 1
+
+
+def test_conv_autoencoder_with_batchnorm(tmp_path):
+    torch.manual_seed(0)
+    images = digits().reshape(-1, 1, 8, 8)
+    _, run = _run(tmp_path, ConvAE(), images)
+    assert run.metadata["config"]["architecture"] == "conv"
+    assert run.metadata["model"]["latent_size"] == 4 * 2 * 2
+    assert run.metadata["model"]["output_activation"] == "Sigmoid"
+    assert run.layer_signal("encoder.1", fmt.LAYER_ACTIVATION_STD) is not None  # BatchNorm
+    assert run.layer_signal("decoder.4", fmt.LAYER_SATURATED_FRACTION) is not None
+
+
+@pytest.mark.parametrize("cell", [nn.GRU, nn.LSTM], ids=["gru", "lstm"])
+def test_recurrent_autoencoders_find_their_code(tmp_path, cell):
+    torch.manual_seed(0)
+    _, run = _run(tmp_path, RecurrentAE(cell), sequences())
+    assert run.metadata["config"]["architecture"] == "recurrent"
+    assert run.metadata["model"]["latent_module"] == "to_code"  # the narrowest output
+    assert run.metadata["model"]["latent_size"] == 4
+    assert run.layer_signal("rnn_in", fmt.LAYER_GRAD_NORM) is not None
+    assert run.signal(fmt.CODE_EFFECTIVE_RANK).values[-1] > 1
+
+
+def test_conv1d_sequence_autoencoder(tmp_path):
+    torch.manual_seed(0)
+    _, run = _run(tmp_path, Conv1dSequenceAE(), sequences().transpose(1, 2).contiguous())
+    assert run.metadata["model"]["latent_module"] == "enc"
+    assert run.metadata["model"]["latent_size"] == 2 * 6
+    assert run.signal(fmt.RELATIVE_ERROR) is not None
+
+
+def test_narrowest_output_is_the_bottleneck(tmp_path):
+    torch.manual_seed(0)
+    _, run = _run(tmp_path, unnamed_mlp(latent=6), digits())
+    assert run.metadata["model"]["latent_module"] == "2"
+    assert run.metadata["model"]["latent_size"] == 6
+    bound = run.signal(fmt.RANK_K_ERROR).values  # best rank-6 linear code on each batch
+    assert ((0 < bound) & (bound < 1)).all()
+
+
+@pytest.mark.parametrize("by_name", [True, False], ids=["dotted_name", "module"])
+def test_latent_named_by_the_user(tmp_path, by_name):
+    torch.manual_seed(0)
+    model = MLPAE()
+    latent = "encoder.0" if by_name else model.encoder[0]
+    _, run = _run(tmp_path, model, digits(), latent=latent)
+    assert run.metadata["model"]["latent_module"] == "encoder.0"
+    assert run.metadata["model"]["latent_size"] == 32
+
+
+def test_unknown_latent_name_fails_at_watch(tmp_path):
+    with pytest.raises(ValueError, match="not a submodule"):
+        aelog.watch(MLPAE(), logdir=tmp_path, latent="encoder.9")
+
+
+def test_denoising_target_callable(tmp_path):
+    torch.manual_seed(0)
+    data = digits()
+    model = MLPAE()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    noise = torch.Generator().manual_seed(3)
+    clean = None
+
+    with aelog.watch(model, optimizer, logdir=tmp_path, run_name="r", on_collapse=None,
+                     target=lambda: clean):
+        for step in range(25):
+            clean = data[(step * 64) % 192 : (step * 64) % 192 + 64]
+            noisy = clean + 0.3 * torch.randn(clean.shape, generator=noise)
+            optimizer.zero_grad()
+            loss = ((model(noisy) - clean) ** 2).mean()
+            loss.backward()
+            optimizer.step()
+    (run,) = load_runs(str(tmp_path))
+    # target statistics are those of the clean images (in [0, 1]), not of the noisy input.
+    assert run.signal(fmt.TARGET_MIN).values.min() >= 0.0
+    assert run.signal(fmt.TARGET_MAX).values.max() <= 1.0
+    assert run.signal(fmt.INPUT_STD).values[0] > run.signal(fmt.TARGET_STD).values[0]
+
+
+class KeywordAE(MLPAE):
+    def forward(self, scale, *, x):
+        return self.decoder(self.encoder(x * scale))
+
+
+def test_input_passed_by_keyword(tmp_path):
+    torch.manual_seed(0)
+    model = KeywordAE()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    data = digits(128)
+    with aelog.watch(model, optimizer, logdir=tmp_path, log_every=1, identity_every=1,
+                     on_collapse=None) as monitor:
+        for _ in range(3):
+            optimizer.zero_grad()
+            ((model(1.0, x=data) - data) ** 2).mean().backward()
+            optimizer.step()
+    run = monitor.run_data()
+    assert len(run.signal(fmt.IDENTITY_RATIO)) == 3  # replayed with the keyword input
+    assert run.metadata["config"]["input_size"] == 64

@@ -1,0 +1,120 @@
+"""Each probe's maths against an independent numpy computation (Cockpit style)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from aelog import format as fmt
+from aelog.outputs import UnexpectedOutput, parse_output, parse_pair
+from aelog.probes.code import code_stats, kl_per_dimension, vae_stats
+from aelog.probes.data import input_stats
+from aelog.probes.symptom import symptom_stats
+from aelog.probes.units import activation_stats, identical_rows_fraction, unit_similarity
+
+
+def _effective_rank(x: np.ndarray) -> float:
+    s = np.linalg.svd(x - x.mean(0), compute_uv=False)
+    p = s / s.sum()
+    p = p[p > 0]
+    return float(np.exp(-(p * np.log(p)).sum()))
+
+
+def test_symptom_against_numpy():
+    rng = np.random.default_rng(0)
+    target = rng.normal(size=(50, 12)) @ rng.normal(size=(12, 12))
+    output = 0.5 * target + rng.normal(scale=0.1, size=target.shape)
+    stats = symptom_stats(torch.tensor(output), torch.tensor(target), code_size=3)
+    centred = target - target.mean(0)
+    sst = (centred**2).sum()
+    assert float(stats[fmt.RELATIVE_ERROR]) == pytest.approx(((output - target) ** 2).sum() / sst)
+    spread = ((output - output.mean(0)) ** 2).sum()
+    assert float(stats[fmt.OUTPUT_VARIANCE_RATIO]) == pytest.approx(spread / sst)
+    s = np.linalg.svd(centred, compute_uv=False)
+    assert float(stats[fmt.RANK_K_ERROR]) == pytest.approx((s[3:] ** 2).sum() / (s**2).sum())
+    assert float(stats[fmt.DATA_EFFECTIVE_RANK]) == pytest.approx(_effective_rank(target))
+
+
+def test_rank_k_error_needs_more_samples_than_k():
+    x = torch.randn(5, 10)
+    assert fmt.RANK_K_ERROR not in symptom_stats(x, x, code_size=8)
+
+
+def test_code_stats_against_numpy():
+    rng = np.random.default_rng(1)
+    code = rng.normal(size=(40, 6))
+    code[:, 4] = 0.7  # a dead dimension
+    code[:, 5] = -2 * code[:, 0]  # a copy of dimension 0
+    stats = code_stats(torch.tensor(code))
+    assert float(stats[fmt.CODE_EFFECTIVE_RANK]) == pytest.approx(_effective_rank(code))
+    assert float(stats[fmt.CODE_VARIANCE]) == pytest.approx(code.var(0, ddof=1).mean())
+    assert float(stats[fmt.CODE_DEAD_FRACTION]) == pytest.approx(1 / 6)
+    assert float(stats[fmt.CODE_IDENTICAL_FRACTION]) == pytest.approx(2 / 6)
+
+
+def test_kl_and_active_units_against_numpy():
+    rng = np.random.default_rng(2)
+    mu = rng.normal(size=(30, 4))
+    mu[:, 3] = 0.001 * rng.normal(size=30)  # an inactive unit
+    logvar = rng.normal(scale=0.3, size=(30, 4))
+    kl = 0.5 * (mu**2 + np.exp(logvar) - 1 - logvar).mean(0)
+    assert kl_per_dimension(torch.tensor(mu), torch.tensor(logvar)).numpy() == pytest.approx(kl)
+    stats = vae_stats(torch.tensor(mu), torch.tensor(logvar))
+    assert float(stats[fmt.KL_PER_DIM]) == pytest.approx(kl.mean())
+    assert float(stats[fmt.KL_MAX_DIM]) == pytest.approx(kl.max())
+    assert float(stats[fmt.ACTIVE_UNITS_FRACTION]) == pytest.approx(3 / 4)
+
+
+def test_dead_and_saturated_units():
+    x = torch.randn(100, 8)
+    x[:, :2] = -torch.rand(100, 2)  # never positive: dead under a ReLU
+    stats = activation_stats(x, unit_dim=-1, limits=None)
+    assert float(stats[fmt.LAYER_DEAD_FRACTION]) == pytest.approx(2 / 8)
+    y = torch.tanh(torch.randn(100, 4))
+    y[:, 0] = 0.999  # pinned at the upper limit
+    stats = activation_stats(y, unit_dim=-1, limits=(-1.0, 1.0))
+    assert float(stats[fmt.LAYER_SATURATED_FRACTION]) == pytest.approx(1 / 4)
+    conv = torch.randn(4, 3, 5, 5)
+    conv[:, 1] = -1.0  # channel 1 dead: units are channels for conv outputs
+    stats = activation_stats(conv, unit_dim=1, limits=None)
+    assert float(stats[fmt.LAYER_DEAD_FRACTION]) == pytest.approx(1 / 3)
+
+
+def test_identical_units():
+    weight = torch.randn(6, 5)
+    assert float(identical_rows_fraction(weight)) == 0.0
+    assert float(identical_rows_fraction(torch.full((6, 5), 0.001))) == 1.0
+    weight[1] = weight[0]
+    assert float(identical_rows_fraction(weight)) == pytest.approx(2 / 6)
+    assert float(unit_similarity(torch.full((6, 5), 0.001))) == pytest.approx(1.0)
+
+
+def test_repeated_and_duplicated_inputs():
+    generator = torch.Generator()
+    x = torch.randn(10, 4)
+    x[3] = x[7]
+    stats, fingerprint = input_stats(x, generator, None)
+    assert float(stats[fmt.INPUT_DUPLICATE_FRACTION]) == pytest.approx(0.2)
+    assert fmt.INPUT_SAME_AS_PREVIOUS not in stats
+    again, _ = input_stats(x.clone(), generator, fingerprint)
+    other, _ = input_stats(torch.randn(10, 4), generator, fingerprint)
+    assert float(again[fmt.INPUT_SAME_AS_PREVIOUS]) == 1.0
+    assert float(other[fmt.INPUT_SAME_AS_PREVIOUS]) == 0.0
+
+
+def test_output_parsing():
+    x, mu, logvar = torch.zeros(4, 6), torch.zeros(4, 2), torch.ones(4, 2)
+    assert parse_output(x).reconstruction is x
+    parsed = parse_output((x, mu, logvar))
+    assert parsed.is_vae and parsed.mu is mu and parsed.logvar is logvar
+    assert not parse_output((x, mu)).is_vae
+    parsed = parse_output({"mu": mu, "log_var": logvar, "reconstruction": x})
+    assert parsed.reconstruction is x and parsed.is_vae
+    logits = parse_output({"logits": x})
+    assert logits.from_logits and float(logits.reconstruction_values()[0, 0]) == 0.5
+    assert parse_pair((mu, logvar)) == (mu, logvar)
+    with pytest.raises(UnexpectedOutput):
+        parse_output("a string")
+    with pytest.raises(UnexpectedOutput):
+        parse_output({"loss": 1.0})
