@@ -47,8 +47,9 @@ class TensorBoard:
         assert status == 200, (path, status, body[:300])
         return json.loads(body)
 
-    def wait_for_runs(self, count: int) -> list[dict]:
-        """Block until the server answers and the plugin lists ``count`` runs."""
+    def wait_for_runs(self, count: int, last_steps: dict[str, int] | None = None) -> list[dict]:
+        """Block until the plugin lists ``count`` runs, each (when given) up to its last step
+        on disk: the loaders read files incrementally, so "listed" is not "fully read"."""
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         runs: list[dict] = []
         while time.monotonic() < deadline:
@@ -60,10 +61,15 @@ class TensorBoard:
                 status = 0
             if status == 200:
                 runs = json.loads(body)["runs"]
-                if len(runs) >= count and all(r["last_step"] is not None for r in runs):
+                seen = {row["run"]: row["last_step"] for row in runs}
+                complete = all(step is not None for step in seen.values()) and all(
+                    seen.get(run) == step for run, step in (last_steps or {}).items()
+                )
+                if len(runs) >= count and complete:
                     return runs
             time.sleep(0.5)
         raise TimeoutError(f"tensorboard listed {len(runs)} of {count} runs in time")
+
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -74,3 +80,10 @@ class TensorBoard:
                 self.process.kill()
                 self.process.wait()
         self._log.close()
+
+
+def last_steps_on_disk(logdir: str) -> dict[str, int]:
+    """Each aelog run's last logged step, read from its event files."""
+    from aelog.runs import load_runs
+
+    return {run.name: run.last_step for run in load_runs(logdir) if run.last_step is not None}

@@ -12,7 +12,7 @@ import pytest
 
 from .sdk_runs import ALL_RUNS, HTML_RUN, HTML_TEAM, TEAM, TRUE_TOP_CAUSE
 from .synthetic_runs import write_run
-from .tensorboard_process import TensorBoard
+from .tensorboard_process import TensorBoard, last_steps_on_disk
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -31,7 +31,7 @@ def served(sdk_logdir, tmp_path_factory):
     server = TensorBoard(str(logdir), load_fast=True,
                          log_path=str(logdir.parent / "tensorboard.log"))
     try:
-        server.wait_for_runs(len(ALL_RUNS))
+        server.wait_for_runs(len(ALL_RUNS), last_steps_on_disk(str(logdir)))
         yield server, logdir
     finally:
         server.stop()
@@ -133,6 +133,6 @@ def test_reload_shows_a_new_run(page, served):
     server, logdir = served
     frame = _open_tab(page, server.url)
     write_run(str(logdir / "late" / "arrival"), collapse_at=100, team="late")
-    server.wait_for_runs(len(ALL_RUNS) + 1)
+    server.wait_for_runs(len(ALL_RUNS) + 1, last_steps_on_disk(str(logdir)))
     page.locator("app-header-reload button").click()  # TensorBoard's reload -> DataReloaded
     frame.locator("tr.run-row[data-run='late/arrival']").wait_for(timeout=20_000)

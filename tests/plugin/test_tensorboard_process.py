@@ -12,7 +12,7 @@ import pytest
 from aelog.diagnosis.api import diagnose
 
 from .sdk_runs import ALL_RUNS, HALF_WRITTEN_RUN, TEAM, TRUE_TOP_CAUSE
-from .tensorboard_process import TensorBoard
+from .tensorboard_process import TensorBoard, last_steps_on_disk
 
 
 @pytest.fixture(scope="module", params=[True, False], ids=["load_fast", "python_loader"])
@@ -20,7 +20,7 @@ def tensorboard(request, sdk_logdir, tmp_path_factory):
     log = tmp_path_factory.mktemp("tensorboard") / "tensorboard.log"
     server = TensorBoard(sdk_logdir, load_fast=request.param, log_path=str(log))
     request.addfinalizer(server.stop)
-    server.wait_for_runs(len(ALL_RUNS))
+    server.wait_for_runs(len(ALL_RUNS), last_steps_on_disk(sdk_logdir))
     return server
 
 

@@ -1,0 +1,77 @@
+/**
+ * Guest side of TensorBoard's experimental plugin_lib protocol (not published on npm):
+ * a MessagePort handed to the host with "experimental.bootstrap", then JSON messages
+ * {type, id, payload, error, isReply}. We use the run list (RunsChanged), the reload
+ * signal (DataReloaded) and the tab's URL data (GetURLPluginData, keys "p.aelog.*").
+ * Outside TensorBoard (no parent frame) every call resolves to null and nothing fires.
+ */
+
+interface Message {
+  type: string;
+  id: number;
+  payload: unknown;
+  error: string | null;
+  isReply: boolean;
+}
+
+export class Host {
+  private port: MessagePort | null = null;
+  private nextId = 0;
+  private waiting = new Map<number, (payload: unknown) => void>();
+  private listeners = new Map<string, (payload: unknown) => void>();
+
+  constructor() {
+    if (window.parent === window) return;
+    const channel = new MessageChannel();
+    this.port = channel.port1;
+    this.port.onmessage = (event) => this.receive(event.data);
+    window.parent.postMessage("experimental.bootstrap", "*", [channel.port2]);
+  }
+
+  on(type: string, listener: (payload: unknown) => void): void {
+    this.listeners.set(type, listener);
+  }
+
+  /** Ask the host; null when there is no host or it does not answer within 2 s. */
+  request(type: string, payload: unknown = null): Promise<unknown> {
+    const port = this.port;
+    if (!port) return Promise.resolve(null);
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(id);
+        resolve(null);
+      }, 2000);
+      this.waiting.set(id, (answer) => {
+        clearTimeout(timer);
+        resolve(answer);
+      });
+      this.send({ type, id, payload, error: null, isReply: false });
+    });
+  }
+
+  private send(message: Message): void {
+    this.port?.postMessage(JSON.stringify(message));
+  }
+
+  private receive(data: unknown): void {
+    let message: Message;
+    try {
+      message = JSON.parse(String(data)) as Message;
+    } catch {
+      return;
+    }
+    if (message.isReply) {
+      const resolve = this.waiting.get(message.id);
+      this.waiting.delete(message.id);
+      resolve?.(message.error ? null : message.payload);
+      return;
+    }
+    this.listeners.get(message.type)?.(message.payload);
+    this.send({ type: message.type, id: message.id, payload: null, error: null, isReply: true });
+  }
+}
+
+export const RUNS_CHANGED = "experimental.RunsChanged";
+export const DATA_RELOADED = "experimental.DataReloaded";
+export const GET_URL_DATA = "experimental.GetURLPluginData";

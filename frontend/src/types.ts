@@ -1,0 +1,65 @@
+/** The JSON the plugin's routes answer (tb_plugin/aelog_tb_plugin/http_api.md). */
+
+export type Status = "healthy" | "at_risk" | "collapsed" | "unknown";
+
+export interface Cause {
+  id: string;
+  confidence: number;
+  since_step: number | null;
+  evidence: string[];
+  fix: string;
+}
+
+export interface RunRow {
+  run: string;
+  status: Status;
+  since_step: number | null;
+  causes: Cause[];
+  symptom: string[];
+  notes: string[];
+  tags: Record<string, string>;
+  team: string | null;
+  path_group: string;
+  last_step: number | null;
+  key_signals: Record<string, number | null>;
+  config: Record<string, string | number | boolean | null>;
+  problems: string[];
+}
+
+export interface SeriesJson {
+  steps: number[];
+  values: (number | null)[];
+}
+
+export interface Band {
+  low: number | null;
+  high: number | null;
+  label: string;
+}
+
+export interface RunDetail {
+  run: RunRow;
+  signals: Record<string, SeriesJson>;
+  layers: { name: string; signals: Record<string, SeriesJson> }[];
+  bands: Record<string, Band>;
+  records: Record<string, unknown>[];
+  metadata: Record<string, unknown>;
+}
+
+export interface ConfigDifference {
+  key: string;
+  a: unknown;
+  b: unknown;
+}
+
+export interface Pair {
+  runs: [string, string];
+  config_differences: ConfigDifference[];
+  signals_part_at_step: number | null;
+  diverging_signals: { signal: string; step: number; a: number | null; b: number | null }[];
+}
+
+export interface Comparison {
+  runs: string[];
+  pairs: Pair[];
+}

@@ -1,0 +1,130 @@
+"""The Collapse Diagnosis plugin: thin routes over the run cache, the engine and compare.
+
+Every route answers JSON through ``http_util.Respond``. Bad or missing query parameters
+raise ``InvalidArgumentError`` (400), an unknown run ``NotFoundError`` (404); TensorBoard
+turns both into plain-text answers. See http_api.md for the shapes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from tensorboard import errors, plugin_util
+from tensorboard.backend import http_util
+from tensorboard.context import RequestContext
+from tensorboard.plugins import base_plugin
+from werkzeug import wrappers
+
+from aelog import format as fmt
+from aelog_tb_plugin import views
+from aelog_tb_plugin.run_cache import RunCache
+from aelog_tb_plugin.static_files import read_static
+
+logger = logging.getLogger(__name__)
+
+TAB_NAME = "Collapse Diagnosis"
+MAX_COMPARED_RUNS = 20
+WARM_INTERVAL_S = 15.0
+"""how often the background warmer re-diagnoses runs that received new data."""
+
+
+class CollapseDiagnosisPlugin(base_plugin.TBPlugin):
+    plugin_name = fmt.PLUGIN_NAME
+
+    def __init__(self, context: base_plugin.TBContext, warm_cache: bool = False) -> None:
+        self._data = context.data_provider
+        self._cache = RunCache()
+        self._stop = threading.Event()
+        if warm_cache and self._data is not None:
+            threading.Thread(target=self._warm, name="aelog-warm-cache", daemon=True).start()
+
+    def get_plugin_apps(self):
+        return {
+            "/index.js": self._static_route,
+            "/runs": self._runs_route,
+            "/run": self._run_route,
+            "/compare": self._compare_route,
+        }
+
+    def is_active(self) -> bool:
+        return False  # data_plugin_names() against list_plugins() decides, cheaply
+
+    def data_plugin_names(self):
+        return (fmt.PLUGIN_NAME,)
+
+    def frontend_metadata(self):
+        return base_plugin.FrontendMetadata(es_module_path="/index.js", tab_name=TAB_NAME)
+
+    def stop(self) -> None:
+        """Stop the background warmer (tests and embedders; TensorBoard never calls it)."""
+        self._stop.set()
+
+    # -- logic -------------------------------------------------------------------------
+
+    def runs_impl(self, ctx, experiment_id: str) -> dict:
+        entries = self._cache.refresh(self._data, ctx, experiment_id)
+        return {"runs": [views.run_row(entry) for entry in entries.values()]}
+
+    def run_impl(self, ctx, experiment_id: str, run: str) -> dict:
+        return views.run_detail(self._cache.get(self._data, ctx, experiment_id, run))
+
+    def compare_impl(self, ctx, experiment_id: str, runs: list[str]) -> dict:
+        entries = self._cache.refresh(self._data, ctx, experiment_id)
+        unknown = [name for name in runs if name not in entries]
+        if unknown:
+            raise errors.NotFoundError(f"no aelog run named {unknown[0]!r}")
+        return views.comparison([entries[name].run for name in runs])
+
+    # -- routes ------------------------------------------------------------------------
+
+    @wrappers.Request.application
+    def _static_route(self, request):
+        content, content_type = read_static("index.js")
+        return http_util.Respond(request, content, content_type)
+
+    @wrappers.Request.application
+    def _runs_route(self, request):
+        ctx, eid = _context(request)
+        return http_util.Respond(request, self.runs_impl(ctx, eid), "application/json")
+
+    @wrappers.Request.application
+    def _run_route(self, request):
+        ctx, eid = _context(request)
+        run = _one_run(request)
+        return http_util.Respond(request, self.run_impl(ctx, eid, run), "application/json")
+
+    @wrappers.Request.application
+    def _compare_route(self, request):
+        ctx, eid = _context(request)
+        runs = request.args.getlist("run")
+        if len(runs) < 2 or len(set(runs)) != len(runs) or not all(runs):
+            raise errors.InvalidArgumentError(
+                "compare needs at least two different runs: ?run=A&run=B"
+            )
+        if len(runs) > MAX_COMPARED_RUNS:
+            raise errors.InvalidArgumentError(
+                f"compare takes at most {MAX_COMPARED_RUNS} runs, got {len(runs)}"
+            )
+        return http_util.Respond(request, self.compare_impl(ctx, eid, runs), "application/json")
+
+    def _warm(self) -> None:
+        """Keep every run's diagnosis fresh, so opening the tab does not wait for it."""
+        while not self._stop.wait(0.5):
+            try:
+                self._cache.refresh(self._data, RequestContext(), "")
+            except Exception:  # the loader may not be ready yet; the next round retries
+                logger.debug("aelog: warming the diagnosis cache failed", exc_info=True)
+            if self._stop.wait(WARM_INTERVAL_S):
+                return
+
+
+def _context(request) -> tuple[RequestContext, str]:
+    return plugin_util.context(request.environ), plugin_util.experiment_id(request.environ)
+
+
+def _one_run(request) -> str:
+    runs = request.args.getlist("run")
+    if len(runs) != 1 or not runs[0]:
+        raise errors.InvalidArgumentError("give exactly one run: ?run=NAME")
+    return runs[0]

@@ -1,0 +1,131 @@
+"""Build :class:`aelog.run_data.RunData` from TensorBoard's data provider.
+
+The plugin's only way to the data: it never walks event files itself, so it works with
+TensorBoard's Rust data server (the default) and with ``--load_fast=false`` alike. Time
+series are ordinary scalars under ``format.SCALAR_PREFIX``; run metadata and records are
+JSON string tensors under our plugin name (see :mod:`aelog.format`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+from tensorboard.data import provider
+
+from aelog import format as fmt
+from aelog.run_data import RunData
+
+SCALARS_PLUGIN = "scalars"
+SCALAR_POINTS = 1000
+"""points kept per series: what both loaders keep for scalars, and what the charts draw."""
+TENSOR_POINTS = 100
+"""records kept per run: the Rust loader keeps 100 tensors per series, the Python one 10."""
+
+
+@dataclass(frozen=True)
+class RunListing:
+    """What the provider says about one aelog run without reading its values."""
+
+    name: str
+    scalar_tags: tuple[str, ...]
+    has_tensors: bool
+    fingerprint: tuple
+    """changes whenever new data arrives for the run: (last step, last wall time, #series)."""
+
+
+def list_aelog_runs(data: provider.DataProvider, ctx, experiment_id: str) -> list[RunListing]:
+    """Every run holding aelog scalars or metadata, sorted by name."""
+    scalars = data.list_scalars(ctx, experiment_id=experiment_id, plugin_name=SCALARS_PLUGIN)
+    tensors = data.list_tensors(ctx, experiment_id=experiment_id, plugin_name=fmt.PLUGIN_NAME)
+    listings = []
+    for run in sorted(set(scalars) | set(tensors)):
+        ours = {
+            tag: series
+            for tag, series in (scalars.get(run) or {}).items()
+            if fmt.parse_scalar_tag(tag) is not None
+        }
+        own_tensors = tensors.get(run) or {}
+        if not ours and not own_tensors:
+            continue
+        every = list(ours.values()) + list(own_tensors.values())
+        fingerprint = (
+            max(s.max_step for s in every),
+            max(s.max_wall_time for s in every),
+            len(every),
+        )
+        listings.append(RunListing(run, tuple(sorted(ours)), bool(own_tensors), fingerprint))
+    return listings
+
+
+def read_runs(
+    data: provider.DataProvider, ctx, experiment_id: str, listings: Iterable[RunListing]
+) -> dict[str, RunData]:
+    """Read the series, metadata and records of the given runs in two provider calls."""
+    listings = list(listings)
+    if not listings:
+        return {}
+    names = [listing.name for listing in listings]
+    tags = sorted({tag for listing in listings for tag in listing.scalar_tags})
+    scalars = (
+        data.read_scalars(
+            ctx,
+            experiment_id=experiment_id,
+            plugin_name=SCALARS_PLUGIN,
+            downsample=SCALAR_POINTS,
+            run_tag_filter=provider.RunTagFilter(runs=names, tags=tags),
+        )
+        if tags
+        else {}
+    )
+    with_tensors = [listing.name for listing in listings if listing.has_tensors]
+    tensors = (
+        data.read_tensors(
+            ctx,
+            experiment_id=experiment_id,
+            plugin_name=fmt.PLUGIN_NAME,
+            downsample=TENSOR_POINTS,
+            run_tag_filter=provider.RunTagFilter(
+                runs=with_tensors, tags=[fmt.METADATA_TAG, fmt.RECORD_TAG]
+            ),
+        )
+        if with_tensors
+        else {}
+    )
+    return {name: _run_data(name, scalars.get(name) or {}, tensors.get(name) or {})
+            for name in names}
+
+
+def _run_data(name: str, scalars: dict, tensors: dict) -> RunData:
+    points = {
+        tag: ([d.step for d in data], [d.value for d in data]) for tag, data in scalars.items()
+    }
+    problems: list[str] = []
+    metadata: dict = {}
+    for datum in tensors.get(fmt.METADATA_TAG) or []:
+        payload = _json_payload(datum.numpy)
+        if payload is not None:
+            metadata = payload
+            break
+    else:
+        if fmt.METADATA_TAG in tensors:
+            problems.append("the run metadata could not be decoded")
+    records = []
+    for datum in tensors.get(fmt.RECORD_TAG) or []:
+        payload = _json_payload(datum.numpy)
+        if payload is not None:
+            records.append({"step": int(datum.step), **payload})
+    return RunData.from_tagged_points(name, points, metadata, records, problems)
+
+
+def _json_payload(array) -> dict | None:
+    """The JSON object in a string tensor, or None when it is not one."""
+    try:
+        raw = np.asarray(array, dtype=object).ravel()[0]
+        text = raw.decode() if isinstance(raw, bytes) else str(raw)
+        payload = json.loads(text)
+    except (IndexError, UnicodeDecodeError, ValueError, TypeError):
+        return None
+    return payload if isinstance(payload, dict) else None
