@@ -250,12 +250,14 @@ class Monitor:
             self._stop_after_failure(error)
 
     def _start_capture(self, args: tuple) -> None:
+        started = time.perf_counter()
         self._capturing = True
         inputs = first_tensor(args, {})
         self._batch_hint = int(inputs.shape[0]) if inputs is not None and inputs.dim() else None
         self._attach_capture_hooks()
         if self.optimizer is None:
             self._guard.run("optimizer", self._start_measure_without_optimizer)
+        self._cost += time.perf_counter() - started
 
     def _stop_after_failure(self, error: Exception) -> None:
         """aelog's own machinery failed: one warning, then the monitor detaches itself."""
@@ -363,13 +365,23 @@ class Monitor:
             width = per_sample_width(output, self._batch_hint or output.shape[0])
             if width is not None:
                 self._executed.append((layer.name, width, layer.module))
-                self._executed_outputs[layer.name] = output.detach().clone()
+                self._keep_if_narrowest(layer.name, width, output)
         elif self._log.metadata is None:
             self._executed.append((layer.name, 0, layer.module))
         if layer.name not in self._pending_layers:
             self._pending_layers[layer.name] = units_probe.activation_stats(
                 output, unit_dim if output.dim() > 1 else -1, layer.limits
             )
+
+    def _keep_if_narrowest(self, name: str, width: int, output: torch.Tensor) -> None:
+        """Copy only the outputs that may turn out to be the code: the narrowest so far."""
+        if width > min(w for _, w, _ in self._executed):
+            return
+        widths = {n: w for n, w, _ in self._executed}
+        self._executed_outputs = {
+            n: kept for n, kept in self._executed_outputs.items() if widths[n] == width
+        }
+        self._executed_outputs[name] = output.detach().clone()
 
     def _capture_code(self, output) -> None:
         code, logvar = parse_pair(output)
@@ -648,11 +660,26 @@ def watch(
             a callable taking the model input, or taking nothing.
         overhead_budget: the share of training time logging may take (default 2%).
         log_every: log every N steps instead of the adaptive cadence.
-        on_collapse: "warn", "raise", a callable taking the Diagnosis, or None.
+        on_collapse: "warn" (a console warning per newly found cause, with its fix),
+            "raise" (stop with ``CollapseDetected`` once the run is diagnosed collapsed),
+            a callable taking the Diagnosis, or None. Checked every ``diagnose_every``
+            logging steps from step 20.
+        identity_every: run the identity check (two eval forwards) every N logging steps.
 
     Raises:
-        ValueError: the model has no trainable parameters, or an argument is invalid.
-        PermissionError: the run directory cannot be written.
+        ValueError: no trainable parameters, an invalid argument, or a run directory that
+            cannot be created (a file in its way).
+        PermissionError: the run directory is not writable.
+
+    Example::
+
+        monitor = aelog.watch(model, optimizer, logdir="runs/exp1", tags={"team": "vision"})
+        for x in loader:                      # the loop stays as it is
+            optimizer.zero_grad()
+            loss = F.mse_loss(model(x), x)
+            loss.backward()
+            optimizer.step()
+        monitor.close()                       # optional: also done at exit
     """
     return Monitor(
         model, optimizer, logdir=logdir, run_name=run_name, latent=latent, tags=tags,

@@ -72,8 +72,15 @@ def gradient_terms(param: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, tor
     if grad is None:
         zero = torch.zeros((), device=param.device)
         return zero, zero, zero
-    g, w = grad.detach().float(), param.detach().float()
-    return g.pow(2).sum(), (g * w).sum(), (~torch.isfinite(g)).sum().float()
+    g, w = _flat(grad), _flat(param)
+    nonfinite = g.numel() - torch.isfinite(g).sum()
+    return torch.dot(g, g), torch.dot(g, w), nonfinite.float()
+
+
+def _flat(tensor: torch.Tensor) -> torch.Tensor:
+    """A 1-d float view (no copy for float32 parameters): dot products allocate nothing."""
+    flat = tensor.detach().reshape(-1)
+    return flat if flat.dtype in (torch.float32, torch.float64) else flat.float()
 
 
 def read_gradients(params: list[TrainedParam], measure: StepMeasure) -> None:
@@ -88,27 +95,34 @@ def snapshot_weights(params: list[TrainedParam], measure: StepMeasure) -> None:
     for item in params:
         weight = item.tensor.detach()
         measure.before.append(weight.clone())
-        measure.weight_sq.append(weight.float().pow(2).sum())
+        flat = _flat(weight)
+        measure.weight_sq.append(torch.dot(flat, flat))
 
 
 def read_updates(params: list[TrainedParam], measure: StepMeasure) -> None:
     """Update sizes and, for decoupled decay, the size of the decay's share of the update."""
     for item, before in zip(params, measure.before, strict=True):
-        after, start = item.tensor.detach().float(), before.float()
+        after, start = _flat(item.tensor), _flat(before)
         delta = after - start
-        measure.update_sq.append(delta.pow(2).sum())
+        update_sq = torch.dot(delta, delta)
+        measure.update_sq.append(update_sq)
         decay = item.lr * item.weight_decay if item.decoupled else 0.0
-        measure.decay_sq.append(start.pow(2).sum() * decay**2)
-        # w_new = w - lr*wd*w - (loss step): the loss-driven part is delta + lr*wd*w.
-        measure.loss_update_sq.append((delta + decay * start).pow(2).sum())
-        measure.weight_nonfinite.append((~torch.isfinite(after)).sum().float())
+        if decay:
+            measure.decay_sq.append(torch.dot(start, start) * decay**2)
+            # w_new = w - lr*wd*w - (loss step): the loss-driven part is delta + lr*wd*w.
+            loss_part = delta.add_(start, alpha=decay)
+            measure.loss_update_sq.append(torch.dot(loss_part, loss_part))
+        else:
+            measure.decay_sq.append(torch.zeros((), device=after.device))
+            measure.loss_update_sq.append(update_sq)
+        measure.weight_nonfinite.append((after.numel() - torch.isfinite(after).sum()).float())
     measure.before = []
 
 
 def weight_fingerprint(param: torch.Tensor) -> list[torch.Tensor]:
     """Sum and sum of squares: equal before and after means the parameter did not move."""
-    values = param.detach().double()
-    return [values.sum(), values.pow(2).sum()]
+    values = _flat(param)
+    return [values.sum(), torch.dot(values, values)]
 
 
 def frozen_fraction(

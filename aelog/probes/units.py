@@ -11,8 +11,8 @@ SATURATION_MARGIN = 0.02
 """a unit is near a limit when within this fraction of the output range from it."""
 SATURATION_SHARE = 0.95
 """... and saturated when that holds for more than this share of the batch."""
-MAX_ROWS_COMPARED = 512
-"""unit similarity compares at most this many weight rows (cost grows with the square)."""
+MAX_ROWS_COMPARED = 128
+"""unit similarity compares the first 128 units of a layer (cost grows with the square)."""
 
 
 def units_last(tensor: torch.Tensor, unit_dim: int) -> torch.Tensor:

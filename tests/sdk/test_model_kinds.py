@@ -173,3 +173,22 @@ def test_input_passed_by_keyword(tmp_path):
     run = monitor.run_data()
     assert len(run.signal(fmt.IDENTITY_RATIO)) == 3  # replayed with the keyword input
     assert run.metadata["config"]["input_size"] == 64
+
+
+def test_initialisation_is_described_against_pytorch_defaults(tmp_path):
+    torch.manual_seed(0)
+    model = MLPAE()
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.Linear):
+                module.weight.mul_(0.01)
+        model.decoder[0].weight.fill_(0.5)
+    monitor = aelog.watch(model, logdir=tmp_path, on_collapse=None)
+    monitor.close()
+    (run,) = load_runs(str(tmp_path))
+    layers = {entry["name"]: entry for entry in run.metadata["model"]["layers"]}
+    assert layers["encoder.0"]["weight_std_over_default"] == pytest.approx(0.01, rel=0.2)
+    assert layers["encoder.0"]["identical_rows_fraction"] == 0.0
+    assert layers["decoder.0"]["identical_rows_fraction"] == 1.0
+    assert run.metadata["config"]["init"] == "constant"
+    assert run.metadata["optimizer"] is None
