@@ -84,7 +84,8 @@ def diagnose_run(run: RunData) -> Diagnosis:
     diagnosis.causes = _rank(findings, causes)
     if unchecked:
         listed = ", ".join(unchecked)
-        diagnosis.notes.append(f"not checked (their signals were not logged): {listed}")
+        diagnosis.notes.append(f"not checked, their signals were not logged (no VAE, no "
+                               f"tanh/sigmoid, no validation...): {listed}")
 
     status, since = symptom.status, symptom.since_step
     unexplained = not diagnosis.causes and symptom.span is not None

@@ -7,6 +7,7 @@ the same thing in every verdict.
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 
@@ -99,9 +100,18 @@ def log_ramp(x: float, low: float, high: float) -> float:
     return ramp(math.log10(max(x, tiny)), math.log10(max(low, tiny)), math.log10(max(high, tiny)))
 
 
+def layer_names(run: RunData) -> list[str]:
+    """Per-layer series' names in model order (``encoder.2`` before ``encoder.10``), the
+    same whichever loader built the run, so ties and listings never depend on tag order."""
+    def key(name: str) -> list:
+        return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name)]
+
+    return sorted(run.layers, key=key)
+
+
 def layer_tail_medians(run: RunData, signal: str, layers: list[str] | None = None) -> dict:
     """``{layer: tail median}`` of one per-layer signal, in logged (model) order."""
-    names = layers if layers is not None else list(run.layers)
+    names = layers if layers is not None else layer_names(run)
     out = {}
     for name in names:
         series = run.layer_signal(name, signal)
@@ -112,7 +122,7 @@ def layer_tail_medians(run: RunData, signal: str, layers: list[str] | None = Non
 
 
 def layer_head_medians(run: RunData, signal: str, layers: list[str] | None = None) -> dict:
-    names = layers if layers is not None else list(run.layers)
+    names = layers if layers is not None else layer_names(run)
     out = {}
     for name in names:
         series = run.layer_signal(name, signal)

@@ -6,6 +6,8 @@ returns None or an empty list rather than raising.
 
 from __future__ import annotations
 
+import math
+
 from aelog.run_data import RunData
 
 RELU_TYPES = ("ReLU", "ReLU6", "RReLU", "Threshold")
@@ -47,9 +49,10 @@ def number(value) -> float | None:
     if isinstance(value, bool) or value is None:
         return None
     try:
-        return float(value)
-    except (TypeError, ValueError):
+        result = float(value)
+    except (TypeError, ValueError, OverflowError):
         return None
+    return result if math.isfinite(result) else None  # NaN/Inf in metadata is no setting
 
 
 def setting(run: RunData, key: str):
@@ -84,12 +87,12 @@ def activation_types(run: RunData) -> set[str]:
 
 def latent_size(run: RunData) -> int | None:
     value = number(setting(run, "latent_size"))
-    return int(value) if value else None
+    return int(value) if value and value >= 1 else None
 
 
 def input_size(run: RunData) -> int | None:
     value = number(setting(run, "input_size"))
-    return int(value) if value else None
+    return int(value) if value and value >= 1 else None
 
 
 def is_vae(run: RunData) -> bool:

@@ -55,6 +55,8 @@ class Trace:
     """relative error on the probe batch every TRACK_EVERY steps (eval mode)."""
     noise_errors: dict[int, float] = field(default_factory=dict)
     """relative error on matched random inputs every TRACK_EVERY steps (eval mode)."""
+    weight_norms: dict[int, float] = field(default_factory=dict)
+    """norm of all weight matrices every TRACK_EVERY steps."""
 
 
 @dataclass

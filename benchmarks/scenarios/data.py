@@ -60,11 +60,16 @@ def isotropic(n: int = 1000, d: int = 100, seed: int = 3) -> torch.Tensor:
 
 
 def sampler(data: torch.Tensor, batch_size: int = 64, seed: int = 0):
-    """step -> a random batch, from a generator of its own (training draws stay seeded)."""
+    """step -> the next batch of a shuffled pass (a new permutation each epoch, like a
+    DataLoader with shuffle=True), from a generator of its own."""
     gen = torch.Generator().manual_seed(seed)
+    per_epoch = max(1, data.shape[0] // batch_size)
+    order: list[torch.Tensor] = []
 
     def batch(step: int) -> torch.Tensor:
-        index = torch.randint(0, data.shape[0], (batch_size,), generator=gen)
-        return data[index]
+        if step % per_epoch == 0 or not order:
+            order[:] = [torch.randperm(data.shape[0], generator=gen)]
+        start = (step % per_epoch) * batch_size
+        return data[order[0][start : start + batch_size]]
 
     return batch

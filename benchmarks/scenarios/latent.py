@@ -44,7 +44,7 @@ def _narrow_mlp_digits() -> Setup:
 def _narrow_linear_lowrank_sgd() -> Setup:
     train, val = data.low_rank(rank=12)
     model = models.LinearAutoencoder(48, 2)
-    opt = torch.optim.SGD(model.parameters(), lr=0.02, momentum=0.9)
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     return Setup(model, opt, data.sampler(train), c.mse, validation=val, probe=val)
 
 

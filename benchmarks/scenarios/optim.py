@@ -71,7 +71,8 @@ def _dead_share(model, trace, state) -> float:
 def _diverged(trace, model) -> Manifest:
     bad = c.first_bad_step(trace.losses, 3.0)
     tail = trace.losses[len(trace.losses) // 2:]
-    swings = sum(abs(math.log(max(a, 1e-12) / max(b, 1e-12))) for a, b in zip(tail, tail[1:], strict=False)
+    pairs = zip(tail, tail[1:], strict=False)
+    swings = sum(abs(math.log(max(a, 1e-12) / max(b, 1e-12))) for a, b in pairs
                  if math.isfinite(a) and math.isfinite(b)) / max(1, len(tail) - 1)
     end = c.spread_ratio(trace.probe_out_end, trace.probe_in)
     ok = bad is not None or swings > 0.3 or not math.isfinite(end) or end < 0.05
@@ -140,7 +141,8 @@ def _part_unchanged(trace, model) -> Manifest:
 
 
 SCENARIOS = [
-    Scenario("lr_too_high/mlp_digits_sgd", "lr_too_high", "MLP, standardised digits, SGD+momentum lr=2",
+    Scenario("lr_too_high/mlp_digits_sgd", "lr_too_high",
+             "MLP, standardised digits, SGD+momentum lr=2",
              _high_mlp_digits_sgd, _diverged, quick=True, also_acceptable=("dead_relu",)),
     Scenario("lr_too_high/vae_binary_adam", "lr_too_high", "VAE, binary data, Adam lr=0.5",
              _high_vae_binary_adam, _diverged, also_acceptable=("posterior_collapse", "dead_relu")),

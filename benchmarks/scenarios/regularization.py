@@ -50,7 +50,10 @@ def _shrunk_to_mean(trace, model) -> Manifest:
         out = out.reshape(trace.probe_in.shape)
     spread = c.spread_ratio(out, trace.probe_in)
     ok = after < 0.6 * before and spread < 0.2
-    return Manifest(ok, 0, f"weight norm {before:.3g} -> {after:.3g}, output spread {spread:.3g}")
+    start = trace.weight_norms[min(trace.weight_norms)]
+    at = next((s for s, n in sorted(trace.weight_norms.items()) if n < 0.7 * start), 0)
+    return Manifest(ok, at, f"weight norm {before:.3g} -> {after:.3g} (down 30% by step {at}), "
+                            f"output spread {spread:.3g}")
 
 
 def _memorising_mlp_digits() -> Setup:
@@ -76,7 +79,8 @@ def _memorised(trace, model) -> Manifest:
     gap_step = next((s for s, v in sorted(trace.val_losses.items())
                      if v > 1.5 * trace.train_losses_at_val[s]), 0)
     return Manifest(val > 2 * train, gap_step,
-                    f"validation loss {val:.3g} vs training {train:.3g} (best validation {best:.3g})")
+                    f"validation loss {val:.3g} vs training {train:.3g} "
+                    f"(best validation {best:.3g})")
 
 
 SCENARIOS = [
@@ -95,5 +99,6 @@ SCENARIOS = [
     Scenario("under_regularized/mlp_24_digits", "under_regularized",
              "wide MLP, 24 training digits, Adam", _memorising_mlp_digits, _memorised, quick=True),
     Scenario("under_regularized/binary_16_samples", "under_regularized",
-             "wide MLP, 16 binary training vectors, sigmoid+BCE, Adam", _memorising_binary, _memorised),
+             "wide MLP, 16 binary training vectors, sigmoid+BCE, Adam", _memorising_binary,
+             _memorised),
 ]

@@ -26,6 +26,9 @@ def _track(model: torch.nn.Module, twin: torch.nn.Module, probe: torch.Tensor,
     twin.load_state_dict(model.state_dict())
     trace.probe_errors[step] = relative_error(_eval_outputs(twin, probe), probe)
     trace.noise_errors[step] = relative_error(_eval_outputs(twin, noise), noise)
+    trace.weight_norms[step] = sum(float(p.detach().float().norm() ** 2)
+                                   for name, p in model.named_parameters()
+                                   if "weight" in name) ** 0.5
 
 
 def reconstruction(output: object) -> torch.Tensor:

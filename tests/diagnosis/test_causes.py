@@ -59,6 +59,7 @@ def test_init_constant_from_identical_rows():
     signals = _collapsed_signals()
     signals[fmt.CODE_EFFECTIVE_RANK] = np.full(N, 1.0)
     signals[fmt.CODE_UNIT_SIMILARITY] = np.full(N, 1.0)
+    signals[fmt.CODE_IDENTICAL_FRACTION] = np.full(N, 1.0)
     layers = healthy_layers()
     for name in ("encoder.0", "encoder.2", "decoder.0", "decoder.2"):
         layers[name][fmt.LAYER_UNIT_SIMILARITY] = np.full(N, 1.0)
@@ -66,7 +67,8 @@ def test_init_constant_from_identical_rows():
     assert diagnosis.status == COLLAPSED
     top = diagnosis.causes[0]
     assert top.id == "init_constant" and top.confidence > 0.8
-    assert any("100% of weight rows identical" in e for e in top.evidence)
+    assert any("100% or more of the weight rows identical" in e for e in top.evidence)
+    assert any("bottleneck units" in e for e in top.evidence)
     assert "init_too_small" not in [c.id for c in diagnosis.causes]  # std 0 says nothing of scale
 
 
@@ -257,3 +259,60 @@ def test_no_structure_data_is_not_blamed_on_the_bottleneck_shape():
     diagnosis = diagnose_run(build(signals, healthy_layers(), meta))
     assert "latent_too_small" not in [c.id for c in diagnosis.causes]
     assert any("no low-dimensional structure" in n for n in diagnosis.notes)
+
+
+def test_functional_relus_are_found_by_their_missing_gradient():
+    meta = healthy_metadata()
+    meta["model"]["activations"] = []  # F.relu in forward: no modules to hook
+    layers = healthy_layers()
+    del layers["encoder.1"], layers["decoder.1"]
+    layers["encoder.2"][fmt.LAYER_DEAD_FRACTION] = np.ones(N)
+    layers["encoder.2"][fmt.LAYER_GRAD_NORM] = np.zeros(N)
+    layers["decoder.2"][fmt.LAYER_DEAD_FRACTION] = np.ones(N)  # negative outputs, but...
+    signals = _collapsed_signals()
+    assert ranked(build(signals, layers, meta))[0] == "dead_relu"
+    layers["encoder.2"][fmt.LAYER_GRAD_NORM] = np.full(N, 0.1)  # ...gradient flows: not dead
+    assert "dead_relu" not in ranked(build(signals, layers, meta))
+
+
+def test_lr_too_high_when_big_first_steps_kill_relus():
+    layers = healthy_layers()
+    layers["encoder.1"][fmt.LAYER_DEAD_FRACTION] = np.where(STEPS < 20, 0.1, 1.0)
+    signals = _collapsed_signals()
+    signals[fmt.UPDATE_RATIO] = np.where(STEPS < 30, 0.4, 0.003)
+    causes = ranked(build(signals, layers))
+    assert causes[:2] == ["lr_too_high", "dead_relu"]
+
+
+def test_logit_outputs_are_not_read_as_divergence():
+    signals = healthy_signals()
+    signals[fmt.OUTPUT_MIN] = np.full(N, -7.0)
+    signals[fmt.OUTPUT_MAX] = np.full(N, 6.0)
+    signals[fmt.RELATIVE_ERROR] = curve(1.0, 40.0)  # logits grow as the model gets surer
+    signals[fmt.OUTPUT_VARIANCE_RATIO] = curve(0.1, 50.0)
+    diagnosis = diagnose_run(build(signals, healthy_layers()))
+    assert diagnosis.status == HEALTHY and diagnosis.causes == []
+    assert any("logits" in n for n in diagnosis.notes)
+
+
+def test_a_small_data_set_sampled_with_replacement_is_not_constant_input():
+    signals = healthy_signals()
+    signals[fmt.INPUT_DUPLICATE_FRACTION] = np.full(N, 0.8)
+    assert "constant_input" not in ranked(build(signals, healthy_layers()))
+
+
+def test_lr_too_low_with_adam_sized_small_steps_and_a_flat_loss():
+    signals = healthy_signals()
+    signals[fmt.UPDATE_RATIO] = np.full(N, 8e-5)
+    signals[fmt.RELATIVE_ERROR] = np.full(N, 3.4)
+    signals[fmt.OUTPUT_VARIANCE_RATIO] = np.full(N, 0.002)
+    assert ranked(build(signals, healthy_layers()))[0] == "lr_too_low"
+    signals[fmt.RELATIVE_ERROR] = curve(3.4, 0.3)  # same steps, but the loss falls: fine
+    signals[fmt.OUTPUT_VARIANCE_RATIO] = curve(0.002, 0.7)
+    assert "lr_too_low" not in ranked(build(signals, healthy_layers()))
+
+
+def test_a_single_late_validation_point_is_not_memorisation():
+    signals = healthy_signals()
+    signals[fmt.VAL_RELATIVE_ERROR] = np.where(STEPS < STEPS[-1], curve(1.1, 0.18), 0.6)
+    assert "under_regularized" not in ranked(build(signals, healthy_layers()))

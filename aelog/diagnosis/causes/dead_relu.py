@@ -13,6 +13,8 @@ from aelog.run_data import RunData
 
 DEAD = 0.5
 """half the units of a ReLU layer dead on every sample of a batch is no longer normal."""
+PERSIST_STEPS = 20
+"""units that died after the start must stay dead this long to count."""
 
 
 def _relu_layers(run: RunData) -> list[str]:
@@ -23,7 +25,8 @@ def _relu_layers(run: RunData) -> list[str]:
         return []  # the model's activations are known and none is a ReLU module
     if "activations" in info.model(run):
         return _functional_relu_layers(run)
-    return [n for n in run.layers if run.layer_signal(n, fmt.LAYER_DEAD_FRACTION) is not None]
+    return [n for n in m.layer_names(run)
+            if run.layer_signal(n, fmt.LAYER_DEAD_FRACTION) is not None]
 
 
 def _functional_relu_layers(run: RunData) -> list[str]:
@@ -31,7 +34,7 @@ def _functional_relu_layers(run: RunData) -> list[str]:
     are <= 0 for every input *and* which gets no gradient at all is dead behind one (a
     plain linear unit with negative outputs still gets a gradient)."""
     dead = []
-    for name in run.layers:
+    for name in m.layer_names(run):
         grad = run.layer_signal(name, fmt.LAYER_GRAD_NORM)
         share = run.layer_signal(name, fmt.LAYER_DEAD_FRACTION)
         if grad is None or share is None:
@@ -62,9 +65,12 @@ def _score(run: RunData) -> Evidence | None:
         facts.append(f"{m.fmt_num(100 * code_dead)}% of code dimensions carry nothing{count}")
     series = run.layer_signal(worst_name, fmt.LAYER_DEAD_FRACTION)
     since = m.since_step(series, series.values >= DEAD)
+    if since is not None and since > int(series.steps[0]) and \
+            int(series.steps[-1]) - since < PERSIST_STEPS:
+        return None  # units silent for a few steps (a decoder fed a still-flat code) revive
     if since is not None:
         facts[0] += f" since step {since}"
-    strength = m.ramp(worst, DEAD, 0.9) * (0.3 + 0.7 * shortfall(run))
+    strength = m.ramp(worst, 0.55, 0.9) * (0.3 + 0.7 * shortfall(run))
     fix = (f"keep units alive in {worst_name}: use nn.LeakyReLU(0.01) or nn.ELU, init biases at 0 "
            "(nn.init.zeros_(layer.bias)), and lower the learning rate if units died mid-run")
     return Evidence(strength, since, facts, fix)

@@ -62,5 +62,6 @@ CAUSE = Cause(
     needs=(fmt.FROZEN_FRACTION, fmt.LAYER_GRAD_NORM, fmt.LAYER_UPDATE_RATIO),
     fix="give every parameter to the optimizer, requires_grad on, no detach() on the code",
     score=_score,
-    consequence_of=("dead_relu", "init_too_small", "init_constant", "lr_too_high"),
+    consequence_of=("dead_relu", "init_too_small", "init_constant", "lr_too_high",
+                    "constant_input"),
 )

@@ -18,14 +18,17 @@ IDENTICAL = 0.999
 
 def _score(run: RunData) -> Evidence | None:
     facts, init_strength = [], 0.0
-    constant_layers = []
+    constant_layers, shares = [], []
     for layer in info.layers(run):
         share = info.number(layer.get("identical_rows_fraction"))
         if share is not None and share >= 0.5:
             constant_layers.append(str(layer.get("name")))
+            shares.append(share)
             init_strength = max(init_strength, m.ramp(share, 0.5, 0.9))
-            facts.append(f"layer {layer.get('name')}: {m.fmt_num(100 * share)}% of weight rows "
-                         "identical at initialisation")
+    if constant_layers:
+        listed = ", ".join(constant_layers[:6]) + (" ..." if len(constant_layers) > 6 else "")
+        facts.append(f"{m.fmt_num(100 * min(shares))}% or more of the weight rows identical at "
+                     f"initialisation in {len(constant_layers)} layer(s): {listed}")
     # Without the init record, fall back on logged row similarity; not when the record
     # exists: rows of a layer fed by 1-2 inputs are parallel without being copies.
     early = {} if info.layers(run) else m.layer_head_medians(run, fmt.LAYER_UNIT_SIMILARITY)
@@ -49,8 +52,12 @@ def _score(run: RunData) -> Evidence | None:
         persist = max(persist, m.ramp(rank, 3.0, 1.2))
         width = f" of {k}" if k else ""
         facts.append(f"code effective rank {m.fmt_num(rank)}{width} at the end")
-    if similarity is not None:
-        facts.append(f"code units: median max |cosine| with another unit {similarity:.4f}")
+    identical = m.tail_median(run, fmt.CODE_IDENTICAL_FRACTION)
+    if identical is not None and k and identical > 0:
+        facts.append(f"bottleneck units: {round(identical * k)} of {k} duplicate another "
+                     f"(|cosine| > 0.999) at the end")
+    elif similarity is not None:
+        facts.append(f"bottleneck units: median max |cosine| with another unit {similarity:.4f}")
     late = m.layer_tail_medians(run, fmt.LAYER_UNIT_SIMILARITY, constant_layers)
     if late:
         persist = max(persist, m.ramp(max(late.values()), 0.9, IDENTICAL))

@@ -14,6 +14,8 @@ from aelog.diagnosis.causes.base import Cause, Evidence
 from aelog.diagnosis.outcome import shortfall
 from aelog.run_data import RunData
 
+CONSTANT_FILL = 1e-6
+"""a weight std this far below the default is a constant fill, not a small random init."""
 SMALL = 0.3
 """a layer initialised below 30% of PyTorch's default std counts as shrinking the signal."""
 
@@ -23,7 +25,9 @@ def _score(run: RunData) -> Evidence | None:
     for layer in info.layers(run):
         ratio = info.number(layer.get("weight_std_over_default"))
         identical = info.number(layer.get("identical_rows_fraction")) or 0.0
-        if ratio is None or identical >= 0.5:  # a constant fill says nothing about scale
+        # a constant fill (identical rows, or std ~0 in a one-row layer) says nothing
+        # about scale: that is init_constant's evidence
+        if ratio is None or identical >= 0.5 or ratio < CONSTANT_FILL:
             continue
         if ratio < SMALL:
             small.append((str(layer.get("name")), max(ratio, 1e-12)))

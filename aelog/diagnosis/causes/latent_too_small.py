@@ -35,6 +35,8 @@ def _score(run: RunData) -> Evidence | None:
         at_bound *= 0.5
     size = info.input_size(run)
     no_structure = bool(data_rank and size and data_rank >= NO_STRUCTURE * size)
+    if no_structure:  # noise-like data: only an error right at the bound says anything
+        at_bound = min(at_bound, m.ramp(error / best, 1.3, 1.05))
     strength = lost * at_bound * needs_more * (0.5 if no_structure else 1.0)
     if strength <= 0:
         return None

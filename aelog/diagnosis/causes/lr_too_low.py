@@ -16,7 +16,7 @@ BARELY_MOVED = 0.1
 median step's update ratio times the number of steps)."""
 HORIZON = 1000
 """the shortest training run the estimate assumes."""
-FLAT_STEPS = 50
+FLAT_STEPS = 20
 """steps of a flat loss before a merely small step counts as too small."""
 
 

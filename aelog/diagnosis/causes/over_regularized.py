@@ -34,8 +34,22 @@ def _pull(run: RunData, facts: list[str]) -> float:
         if cosine > 0.15:
             facts.append(f"gradient points along the weights (cosine {m.fmt_num(cosine)}, ~0 "
                          "for a pure reconstruction loss): a penalty on the weights dominates")
-            strength = max(strength, m.ramp(cosine, 0.15, 0.45))
+            # with no decay configured, a loss can also pull along the weights while it
+            # removes what a random init put there: only count it once weights shrink
+            configured = (info.number(info.setting(run, "weight_decay")) or 0.0) > 0
+            weight = 1.0 if configured else m.ramp(_shrunk_share(run), 0.2, 0.45)
+            strength = max(strength, m.ramp(cosine, 0.15, 0.45) * weight)
     return strength
+
+
+def _shrunk_share(run: RunData) -> float:
+    """How much of its peak norm the weights have lost (0..1)."""
+    norm = run.signal(fmt.WEIGHT_NORM)
+    if norm is None or len(norm) < 3:
+        return 0.0
+    norm = m.finite(norm)
+    peak, end = float(norm.values.max(initial=0)), m.median(m.tail(norm))
+    return 0.0 if not peak or end is None else max(0.0, 1 - end / peak)
 
 
 def _shrink(run: RunData, facts: list[str]) -> float:

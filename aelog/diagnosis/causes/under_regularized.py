@@ -25,8 +25,12 @@ def _score(run: RunData) -> Evidence | None:
     train = m.finite(train)
     if val_end is None or not len(train):
         return None
+    # A validation point averages the eval batches since the previous logging step, when
+    # the model was worse: compare it with the worse of the training errors at both ends.
     index = np.clip(np.searchsorted(train.steps, val.steps, side="right") - 1, 0, len(train) - 1)
-    train_at_val = train.values[index]
+    before = np.clip(np.searchsorted(train.steps, np.r_[val.steps[0], val.steps[:-1]],
+                                     side="right") - 1, 0, len(train) - 1)
+    train_at_val = np.maximum(train.values[index], train.values[before])
     train_end = m.median(m.tail(Series(val.steps, train_at_val)))
     if train_end is None:
         return None
@@ -42,6 +46,8 @@ def _score(run: RunData) -> Evidence | None:
         facts.append(f"validation error rose from its best {m.fmt_num(best)}")
     holds = val.values > GAP * np.maximum(train_at_val, 1e-12)
     since = m.since_step(val, holds)
+    if since is None or int(np.count_nonzero(holds[val.steps >= since])) < 2:
+        return None  # one validation point is not a trend
     strength = m.log_ramp(ratio, GAP, 5) * m.ramp(gap, 0.05, 0.2) * (0.7 + 0.3 * rising)
     fix = ("add weight_decay=1e-4 (torch.optim.AdamW) or nn.Dropout(0.1) before the bottleneck, "
            "train on more data, or stop at the best validation step")
