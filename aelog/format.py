@@ -89,6 +89,12 @@ NONFINITE_GRAD_FRACTION = "nonfinite_grad_fraction"
 NONFINITE_WEIGHT_FRACTION = "nonfinite_weight_fraction"
 SKIPPED_STEPS = "skipped_steps"
 """optimizer steps skipped so far (e.g. by a GradScaler on inf/NaN)."""
+GRAD_NORM_BEFORE_CLIP = "grad_norm_before_clip"
+"""gradient norm as backward left it (unscaled), before any clipping the loop applies."""
+GRAD_CLIPPED = "grad_clipped"
+"""1 when the loop scaled the gradient down between backward and the step (clipping), else 0."""
+LOSS_SCALE = "loss_scale"
+"""the scale of the GradScaler that drove this step (mixed precision), when one was found."""
 
 # -- data -----------------------------------------------------------------------------------
 INPUT_STD = "input_std"

@@ -17,10 +17,11 @@ import weakref
 import torch
 from torch import nn
 
+from aelog import distributed, run_metadata
 from aelog import format as fmt
-from aelog import run_metadata
 from aelog.cadence import Cadence
 from aelog.live_alert import CollapseAlert, CollapseDetected
+from aelog.loss_scale import find_grad_scaler, skipped_inside_step, step_scale
 from aelog.model_inspect import (
     WatchedLayer,
     named_encoder,
@@ -40,28 +41,35 @@ from aelog.probes import symptom as symptom_probe
 from aelog.probes import units as units_probe
 from aelog.run_data import RunData
 from aelog.run_log import RunLog
+from aelog.skipped_steps import SkippedSteps
 from aelog.tensor_utils import HostBatch, first_tensor, input_place, matching_shape, with_input
 from aelog.watch_args import (
+    OptimizerArg,
     TargetFn,
     check_model,
     default_run_name,
     initial_layer_stats,
+    optimizer_list,
     target_reader,
     trained_params,
 )
+from aelog.wrappers import averages_across_ranks, watch_target
 
 _ACTIVE: weakref.WeakKeyDictionary[nn.Module, Monitor] = weakref.WeakKeyDictionary()
 """the open monitor of each watched model: a second watch() replaces it, never doubles hooks."""
 _WEIGHT_FINGERPRINTS = "weight fingerprints"
+_RAW_GRAD_SQ = "raw gradient squares"
+_SKIPPED_INSIDE = "skipped inside the optimizer"
 
 
 class Monitor:
     """Logs collapse signals of one training run to ``logdir/run_name``.
 
-    Cadence: the step is the optimizer's step count (training forwards when there is no
-    optimizer). Steps 0-19 are all logged, the first hundred steps at least every 10th,
-    then the gap grows with the step and stretches further whenever the measured cost of
-    logging would exceed ``overhead_budget`` of the training time (see
+    Cadence: the step is the optimizer's step count (with several optimizers, one step of
+    each; training forwards when there is no optimizer). Steps 0-19 are all logged, the
+    first hundred steps at least every 10th, then the gap grows with the step and
+    stretches further whenever the measured cost of logging would exceed
+    ``overhead_budget`` of the training time (see
     :class:`aelog.cadence.Cadence`); ``log_every=N`` fixes it instead.
 
     Promises:
@@ -70,9 +78,10 @@ class Monitor:
       touched, module modes restored after the identity check's eval forward;
     * a failing probe (an exception, an output we cannot read) warns once and is switched
       off; a failing writer (disk full) warns once and stops writing; training goes on;
-    * a step that does not log meets one forward pre-hook and one optimizer post-hook
-      (layer hooks exist during logging steps only), each a few Python comparisons: no
-      tensor operation, no allocation, no host-device synchronisation;
+    * a step that does not log meets one forward pre-hook, one optimizer post-hook and one
+      gradient hook on a single parameter (to count skipped steps); layer hooks exist
+      during logging steps only; each is a few Python comparisons: no tensor operation,
+      no allocation, no host-device synchronisation;
     * every record is written with one ``os.write`` as it is produced, so ``close()``
       (also run at exit) only flushes, and a killed process loses nothing already logged.
     """
@@ -80,7 +89,7 @@ class Monitor:
     def __init__(
         self,
         model: nn.Module,
-        optimizer: torch.optim.Optimizer | None = None,
+        optimizer: OptimizerArg = None,
         *,
         logdir: str | os.PathLike | None = None,
         run_name: str | None = None,
@@ -94,11 +103,22 @@ class Monitor:
         diagnose_every: int = 5,
     ) -> None:
         check_model(model, optimizer)
+        wrapped = watch_target(model)
+        model = wrapped.model  # DataParallel/DDP/torch.compile: names come from the inner model
         self.model = model
-        self.optimizer = optimizer
+        self._entry = wrapped.entry
+        self._compiled = wrapped.compiled
+        self.optimizers = optimizer_list(optimizer)
+        self.optimizer = self.optimizers[0] if self.optimizers else None
+        self._loop = {"wrappers": wrapped.wrappers, "compiled": wrapped.compiled,
+                      "optimizers": len(self.optimizers)}
+        self._stepped: set[int] = set()
+        self._batch_inputs: torch.Tensor | None = None
+        self._ranks_average_gradients = averages_across_ranks(wrapped)
+        """backward leaves each rank its own gradient, not the averaged one the step uses."""
         self.tags = {str(k): str(v) for k, v in (tags or {}).items()}
         self.cadence = Cadence(budget=overhead_budget, every=log_every)
-        self._alert = CollapseAlert(on_collapse)
+        self._alert = CollapseAlert(on_collapse if distributed.is_writer_rank() else None)
         self._target = target_reader(target)
         self._identity_every = max(1, int(identity_every))
         self._diagnose_every = max(1, int(diagnose_every))
@@ -106,7 +126,8 @@ class Monitor:
         self._latent_request = resolve_latent(model, latent) if latent is not None else None
 
         self._layers = watched_layers(model)
-        self._params = trained_params(model, optimizer)
+        self._params = trained_params(model, self.optimizers)
+        self._skips: SkippedSteps | None = None
         self._all_params = list(model.parameters())
         self._previous_weight_fingerprints: list[float] | None = None
         in_optimizer = {id(item.tensor) for item in self._params if item.group is not None}
@@ -115,7 +136,7 @@ class Monitor:
         logdir = os.fspath(logdir) if logdir is not None else "runs"
         self.run_name = run_name or default_run_name(logdir)
         self.run_dir = os.path.join(logdir, self.run_name)
-        self._log = RunLog(self.run_dir, self.run_name)
+        self._log = RunLog(self.run_dir, self.run_name, writer=distributed.writer_for_rank())
         self._start_time = time.time()
 
         self._guard = ProbeGuard(self._record_failure)
@@ -156,8 +177,23 @@ class Monitor:
         self._step_hooks: list = []
         self._validation_hooks: list = []
         self._attach()
+        self._sync = distributed.rank_sync(  # DDP: rank 0 writes, whole-batch stats over ranks
+            self.optimizer, lambda step: step + self.cadence.interval_after(step), self._guard,
+            lambda stats: self._pending.update(stats))
         _ACTIVE[model] = self
         atexit.register(self.close)
+        if self._compiled:
+            self._say_what_compiled_hides(wrapped.entry is not model)
+
+    def _say_what_compiled_hides(self, from_outside: bool) -> None:
+        hidden = ("per-layer activations (dead/saturated units) and the bottleneck code are "
+                  "not measured: hooks inside the compiled graph would break it")
+        if not from_outside:
+            hidden += ("; model.compile() in place still compiles aelog's model hooks (graph "
+                       "breaks): watch(torch.compile(model)) keeps the graph whole")
+        warnings.warn(f"aelog: compiled model: {hidden}. Inputs, outputs, gradients and weights "
+                      "are measured as usual.", AelogWarning, stacklevel=user_stacklevel())
+        self._log.record(0, {"kind": "not_measured", "reason": "torch.compile", "detail": hidden})
 
     # -- public ----------------------------------------------------------------------------
 
@@ -176,12 +212,17 @@ class Monitor:
         try:
             if self.optimizer is None and self._step_open and self._logging:
                 self._finish_step(self.step)
+            elif self._stepped and self._logging:  # not every optimizer stepped: finish anyway
+                self._guard.run("optimizer", self._read_gradients_after_step, self.optimizer)
+                self._finish_step(self.step)
             if self._log.metadata is None:
                 self._guard.run("metadata", self._write_metadata)
             if self._val_batches:
                 self._log.scalars(self.step, self._validation_values())
         finally:
             self._closed = True
+            if self._sync is not None:
+                self._sync.close()
             for handles in self._all_handles():
                 self._detach(handles)
             self._log.close()
@@ -198,15 +239,22 @@ class Monitor:
     # -- hooks -----------------------------------------------------------------------------
 
     def _attach(self) -> None:
-        """Two permanent hooks; everything else is attached for one logging step only.
+        """Permanent hooks, few and cheap; everything else is attached for logging steps only.
 
         A module with hooks takes PyTorch's slower call path, so between logging steps the
-        layers carry no hooks at all: a plain step pays one forward pre-hook and one
-        optimizer post-hook, each a few Python comparisons.
+        layers carry no hooks at all: a plain step pays one forward pre-hook, a post-hook
+        per optimizer and the skipped-step counter's gradient hook (``SkippedSteps``),
+        each a few Python comparisons.
         """
-        self._handles.append(self.model.register_forward_pre_hook(self._on_forward_start))
-        if self.optimizer is not None:
-            self._handles.append(self.optimizer.register_step_post_hook(self._after_step))
+        self._handles.append(self._entry.register_forward_pre_hook(self._on_forward_start))
+        for optimizer in self.optimizers:
+            self._handles.append(optimizer.register_step_post_hook(self._after_step))
+        if self.optimizers:
+            self._skips = SkippedSteps(
+                [item.tensor for item in self._params if item.group is not None]
+            )
+        if self._logging:
+            self._attach_step_hooks()
         bottleneck = self._latent_request or named_encoder(self.model)
         if bottleneck is not None:
             self._code_name, self._code_module = bottleneck
@@ -214,13 +262,19 @@ class Monitor:
     def _attach_capture_hooks(self) -> None:
         self._detach(self._capture_hooks)
         hooks = self._capture_hooks
-        hooks.append(self.model.register_forward_hook(self._on_forward_end, with_kwargs=True))
-        for layer in self._layers:
-            hooks.append(layer.module.register_forward_hook(self._layer_hook(layer)))
-        if self._code_module is not None:
-            hooks.append(self._code_module.register_forward_hook(self._on_code))
-        if self.optimizer is not None and not self._step_hooks:
-            self._step_hooks.append(self.optimizer.register_step_pre_hook(self._before_step))
+        hooks.append(self._entry.register_forward_hook(self._on_forward_end, with_kwargs=True))
+        if not self._compiled:  # inside a compiled graph, hooks would cost graph breaks
+            for layer in self._layers:
+                hooks.append(layer.module.register_forward_hook(self._layer_hook(layer)))
+            if self._code_module is not None:
+                hooks.append(self._code_module.register_forward_hook(self._on_code))
+        self._attach_step_hooks()
+
+    def _attach_step_hooks(self) -> None:
+        """Before a logging step starts: closure loops (Lightning) enter step() before forward."""
+        if not self._step_hooks:
+            for optimizer in self.optimizers:
+                self._step_hooks.append(optimizer.register_step_pre_hook(self._before_step))
 
     @staticmethod
     def _detach(handles: list) -> None:
@@ -240,14 +294,42 @@ class Monitor:
                     module.register_forward_hook(self._on_validation_end, with_kwargs=True)
                 )
                 return
-            if self.optimizer is None:
-                self._next_step_without_optimizer()
-            if self._logging and not self._captured:
-                self._start_capture(args)
+            if self._batch_inputs is None:
+                self._training_batch(args)
         except CollapseDetected:
             raise
         except Exception as error:  # noqa: BLE001 - the user's forward must run regardless
             self._stop_after_failure(error)
+
+    def _training_batch(self, args: tuple) -> None:
+        """A training batch enters the model: count skipped steps, open a capture if logging."""
+        if self._skips is not None and self._skips.check() and self._logging:
+            self._discard_capture()  # that batch's step never happened: measure the next one
+        if self.optimizer is None:
+            self._next_step_without_optimizer()
+        if self._logging and not self._captured:
+            self._start_capture(args)
+
+    def _discard_capture(self) -> None:
+        self._detach(self._capture_hooks)
+        self._detach(self._grad_hooks)
+        self._reset_step_state()
+
+    def training_batch_started(self, inputs: torch.Tensor) -> None:
+        """For frameworks whose training step calls submodules rather than the model itself.
+
+        Between this and :meth:`training_batch_ended` the batch counts as one training
+        forward of the model, whether or not ``model(x)`` is called; when it is not, the
+        reconstruction is the last layer output the size of ``inputs``.
+        """
+        if self._closed or not isinstance(inputs, torch.Tensor):
+            return
+        self._batch_inputs = None
+        self._on_forward_start(self._entry, (inputs,))
+        self._batch_inputs = inputs
+
+    def training_batch_ended(self) -> None:
+        self._batch_inputs = None
 
     def _start_capture(self, args: tuple) -> None:
         started = time.perf_counter()
@@ -257,6 +339,8 @@ class Monitor:
         self._attach_capture_hooks()
         if self.optimizer is None:
             self._guard.run("optimizer", self._start_measure_without_optimizer)
+        elif not self._ranks_average_gradients:
+            self._guard.run("optimizer", self._watch_raw_gradients)
         self._cost += time.perf_counter() - started
 
     def _stop_after_failure(self, error: Exception) -> None:
@@ -269,8 +353,9 @@ class Monitor:
         atexit.unregister(self.close)
 
     def _all_handles(self) -> tuple[list, ...]:
+        skips = self._skips.handles if self._skips is not None else []
         return (self._handles, self._capture_hooks, self._step_hooks, self._validation_hooks,
-                self._grad_hooks)
+                self._grad_hooks, skips)
 
     def _on_validation_end(self, module: nn.Module, args: tuple, kwargs: dict, output) -> None:
         self._detach(self._validation_hooks)
@@ -305,24 +390,48 @@ class Monitor:
         self._cost += time.perf_counter() - started
 
     def _before_step(self, optimizer, args, kwargs) -> None:
-        if self._closed or not self._logging:
-            return
+        if self._closed or not self._logging or self._measure.before:
+            return  # with several optimizers, the first one's step is "before the step"
         started = time.perf_counter()
-        self._guard.run("optimizer", self._read_gradients_and_weights)
+        self._guard.run("optimizer", self._snapshot_before_step)
         self._cost += time.perf_counter() - started
 
     def _after_step(self, optimizer, args, kwargs) -> None:
         if self._closed:
             return
+        if self._skips is not None:
+            self._skips.stepped()
+        if not self._step_complete(optimizer):
+            return
         try:
             if self._logging:
+                started = time.perf_counter()
+                self._guard.run("optimizer", self._read_gradients_after_step, optimizer)
+                if self._capturing and self._batch_inputs is not None:
+                    self._guard.run("forward", self._capture_from_layers)
+                self._cost += time.perf_counter() - started
                 self._finish_step(self.step)
         except CollapseDetected:
             raise
         except Exception as error:  # noqa: BLE001 - the user's step has already happened
             self._stop_after_failure(error)
         self.step += 1
+        if self._sync is not None:  # under DDP every rank logs at the step rank 0 chose
+            self.cadence.next_step = self._sync.next_logging_step(self.cadence.next_step)
         self._logging = self.cadence.should_log(self.step)
+        if self._logging and not self._closed:
+            self._attach_step_hooks()
+
+    def _step_complete(self, optimizer: torch.optim.Optimizer) -> bool:
+        """One training step is over once every watched optimizer has stepped once."""
+        if len(self.optimizers) == 1:
+            return True
+        key = id(optimizer)
+        if key in self._stepped or len(self._stepped) + 1 == len(self.optimizers):
+            self._stepped = set()
+            return True
+        self._stepped.add(key)
+        return False
 
     def _next_step_without_optimizer(self) -> None:
         """Without an optimizer a training forward opens a step and closes the previous one."""
@@ -349,6 +458,7 @@ class Monitor:
         self._output_owners: dict[int, str] = {}
         self._replay: tuple | None = None
         self._batch_hint: int | None = None
+        self._last_full_output: torch.Tensor | None = None
         self._cost = 0.0
 
     def _capture_layer(self, layer: WatchedLayer, output) -> None:
@@ -356,6 +466,8 @@ class Monitor:
             output = output[0] if output and isinstance(output[0], torch.Tensor) else None
         if not isinstance(output, torch.Tensor) or not output.is_floating_point():
             return
+        if self._batch_inputs is not None and output.numel() == self._batch_inputs.numel():
+            self._last_full_output = output  # the reconstruction, if model(x) is never called
         if layer.unit_dim is not None:
             self._last_unit_dim = layer.unit_dim
         unit_dim = layer.unit_dim if layer.unit_dim is not None else self._last_unit_dim
@@ -382,6 +494,19 @@ class Monitor:
             n: kept for n, kept in self._executed_outputs.items() if widths[n] == width
         }
         self._executed_outputs[name] = output.detach().clone()
+
+    def _capture_from_layers(self) -> None:
+        """The batch ends without ``model(x)``: read it from the layers that did run."""
+        inputs, output = self._batch_inputs, self._last_full_output
+        self._detach(self._capture_hooks)
+        self._capturing, self._captured = False, True
+        if output is None:
+            raise UnexpectedOutput(
+                "no layer produced an output the size of the batch input; the reconstruction "
+                "cannot be found (pass target= when the model does not reconstruct its input)"
+            )
+        self._capture_forward((inputs,), {}, output)
+        self._replay = None  # the identity check calls model(x), which this loop does not use
 
     def _capture_code(self, output) -> None:
         code, logvar = parse_pair(output)
@@ -424,6 +549,8 @@ class Monitor:
             self._pending.update(stats)
         if parsed is not None:
             self._replay = (inputs.detach(), target.detach(), args, kwargs)
+        if parsed is not None and self._sync is not None:
+            self._sync.stash(parsed.reconstruction_values(), target, code)
 
     def _inspect_first_forward(self, inputs: torch.Tensor, parsed: ParsedOutput | None) -> None:
         """Shapes, output activation and (unless named) the bottleneck, from one forward."""
@@ -468,9 +595,36 @@ class Monitor:
             fmt.scalar_tag(fmt.VAL_OUTPUT_VARIANCE_RATIO): output_spread / target_spread,
         }
 
-    def _read_gradients_and_weights(self) -> None:
-        optimizer_probe.read_gradients(self._params, self._measure)
+    def _snapshot_before_step(self) -> None:
         optimizer_probe.snapshot_weights(self._params, self._measure)
+        self._measure.settings = self._optimizer_settings()
+
+    def _read_gradients_after_step(self, optimizer: torch.optim.Optimizer) -> None:
+        """Unscaled, clipped: the gradients the step used; the scaler's scale if it had one."""
+        scaler = find_grad_scaler()
+        self._measure.loss_scale = step_scale(optimizer, scaler)
+        self._measure.skipped_inside = skipped_inside_step(optimizer)
+        optimizer_probe.read_gradients(self._params, self._measure)
+        if self._skips is not None:
+            self._skips.follow_gradients([item.tensor for item in self._params])
+
+    def _watch_raw_gradients(self) -> None:
+        """|g|^2 as backward leaves it (before unscaling and clipping), this step only."""
+        self._measure.raw_grad_sq = [None] * len(self._params)
+        for index, item in enumerate(self._params):
+            self._grad_hooks.append(
+                item.tensor.register_post_accumulate_grad_hook(self._raw_grad_reader(index))
+            )
+
+    def _raw_grad_reader(self, index: int):
+        def square(param: torch.Tensor) -> None:
+            grad = param.grad.detach().reshape(-1).double()  # scaled: |g|^2 overflows float32
+            self._measure.raw_grad_sq[index] = torch.dot(grad, grad)
+
+        def read(param: torch.Tensor) -> None:  # runs inside backward: nothing may escape
+            self._guard.run("clipping", square, param)
+
+        return read
 
     def _start_measure_without_optimizer(self) -> None:
         """Weights now; gradients when backward accumulates them (the loop may zero them)."""
@@ -503,6 +657,7 @@ class Monitor:
         finally:
             self._detach(self._grad_hooks)
             self._detach(self._step_hooks)
+            self._detach(self._capture_hooks)
             self._reset_step_state()
         if diagnosis is not None:
             self._alert.act(diagnosis, step)  # may raise CollapseDetected, on request
@@ -544,6 +699,13 @@ class Monitor:
         if have_update:
             for key in optimizer_probe.StepMeasure.HOST_FIELDS:
                 batch.extend(key, getattr(measure, key))
+            raw = [t for t in measure.raw_grad_sq if t is not None]
+            if raw and len(measure.grad_sq) == len(self._params):
+                batch.extend(_RAW_GRAD_SQ, raw)
+        if isinstance(measure.loss_scale, torch.Tensor):
+            batch.add(fmt.scalar_tag(fmt.LOSS_SCALE), measure.loss_scale)
+        if measure.skipped_inside is not None:
+            batch.add(_SKIPPED_INSIDE, measure.skipped_inside)
         batch.extend(_WEIGHT_FINGERPRINTS, [
             value for p in self._all_params for value in optimizer_probe.weight_fingerprint(p)
         ])
@@ -552,12 +714,26 @@ class Monitor:
         fingerprints = host.pop(_WEIGHT_FINGERPRINTS)
         measured = {key: host.pop(key) for key in optimizer_probe.StepMeasure.HOST_FIELDS
                     if key in host}
+        raw_grad_sq = host.pop(_RAW_GRAD_SQ, None)
         values = {tag: numbers[0] for tag, numbers in host.items()}
+        if isinstance(measure.loss_scale, float):
+            values[fmt.scalar_tag(fmt.LOSS_SCALE)] = measure.loss_scale
+        loss_scale = values.get(fmt.scalar_tag(fmt.LOSS_SCALE), 1.0)
+        if values.pop(_SKIPPED_INSIDE, 0.0) and self._skips is not None:
+            # a fused optimizer skipped this step itself: its inf gradients are no signal
+            self._skips.count += 1
+            return {fmt.scalar_tag(fmt.SKIPPED_STEPS): float(self._skips.count),
+                    fmt.scalar_tag(fmt.LOSS_SCALE): loss_scale}
         if have_update:
             result = self._guard.run("optimizer", optimizer_probe.step_stats, self._params,
                                      measured)
             headline, per_layer = result if result is not None else ({}, {})
             values.update({fmt.scalar_tag(k): v for k, v in headline.items()})
+            if raw_grad_sq is not None and fmt.GRAD_NORM in headline:
+                clipping = optimizer_probe.clipping_stats(
+                    raw_grad_sq, headline[fmt.GRAD_NORM], loss_scale
+                )
+                values.update({fmt.scalar_tag(k): v for k, v in clipping.items()})
             for layer, stats in per_layer.items():
                 values.update({fmt.layer_tag(layer, k): v for k, v in stats.items()})
         if self._previous_weight_fingerprints is not None:
@@ -566,7 +742,9 @@ class Monitor:
                 sizes, self._previous_weight_fingerprints, fingerprints
             )
         self._previous_weight_fingerprints = fingerprints
-        values.update(self._optimizer_settings())
+        values.update(measure.settings or self._optimizer_settings())
+        if self._skips is not None:
+            values[fmt.scalar_tag(fmt.SKIPPED_STEPS)] = float(self._skips.count)
         if self._val_batches:
             values.update(self._validation_values())
         elapsed = time.time() - self._start_time
@@ -615,14 +793,17 @@ class Monitor:
     def _write_metadata(self) -> None:
         metadata = run_metadata.build_metadata(
             model=self.model,
-            optimizer=self.optimizer,
+            optimizer=self.optimizers,
             run_name=self.run_name,
             tags=self.tags,
             layers=self._init_layers,
             shapes=self._shapes,
             cadence=self.cadence.describe(),
             start_time=self._start_time,
+            loop=self._loop,
         )
+        if self._sync is not None:
+            metadata["distributed"] = self._sync.describe()
         self._log.run_metadata(self.step, metadata)
 
     def _record_failure(self, probe: str, error: BaseException) -> None:
@@ -632,7 +813,7 @@ class Monitor:
 
 def watch(
     model: nn.Module,
-    optimizer: torch.optim.Optimizer | None = None,
+    optimizer: OptimizerArg = None,
     *,
     logdir: str | os.PathLike | None = None,
     run_name: str | None = None,
@@ -648,9 +829,13 @@ def watch(
     """Watch an autoencoder's training; the loop itself stays as it is.
 
     Args:
-        model: the autoencoder (its forward may return a tensor, a tuple or a dict).
-        optimizer: any ``torch.optim.Optimizer`` (hooked, not wrapped); None reads
-            gradients as backward produces them and counts training forwards as steps.
+        model: the autoencoder (its forward may return a tensor, a tuple or a dict), or the
+            same wrapped in DataParallel / DistributedDataParallel / torch.compile (names
+            come from the inner model; a compiled one is hooked from outside its graph).
+        optimizer: any ``torch.optim.Optimizer`` (hooked, not wrapped), or a list of them
+            (e.g. separate encoder and decoder optimizers: a step ends once each has
+            stepped); None reads gradients as backward produces them and counts training
+            forwards as steps.
         logdir: parent directory of the run (default ``runs``); files go to logdir/run_name.
         run_name: default: the start time and host name.
         latent: the bottleneck module or its dotted name; default: a submodule called

@@ -7,6 +7,8 @@ memory.
 
 from __future__ import annotations
 
+import errno
+import os
 import warnings
 from collections import defaultdict
 from collections.abc import Callable
@@ -15,12 +17,18 @@ from aelog.event_writer import EventWriter
 from aelog.probe_guard import AelogWarning, user_stacklevel
 from aelog.run_data import RunData
 
+MEMORY_POINTS = 2000
+"""points per series the in-memory copy keeps at least; at twice this, every other point
+goes (the event file keeps them all). Bounds the memory of a run logged at every step and
+the time of the live diagnosis, which reads the in-memory copy every few logging steps."""
+
 
 class RunLog:
-    def __init__(self, run_dir: str, run_name: str) -> None:
+    def __init__(self, run_dir: str, run_name: str, writer: EventWriter | None = None) -> None:
         self.run_dir = run_dir
         self.run_name = run_name
-        self._writer = open_writer(run_dir)
+        # ranks other than 0 of a distributed run pass an always-closed writer
+        self._writer = writer if writer is not None else open_writer(run_dir)
         self._writer_failed = False
         self._series: dict[str, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
         self.records: list[dict] = []
@@ -37,6 +45,8 @@ class RunLog:
             steps, series = self._series[tag]
             steps.append(step)
             series.append(value)
+            if len(steps) >= 2 * MEMORY_POINTS:
+                _thin(steps, series)
         self._write(lambda: self._writer.write_scalars(step, values))
 
     def run_metadata(self, step: int, metadata: dict) -> None:
@@ -63,6 +73,8 @@ class RunLog:
         if self._writer_failed or self._writer.closed:
             return
         try:
+            if not os.path.exists(self._writer.path):  # writes would vanish without an error
+                raise FileNotFoundError(errno.ENOENT, "the event file was deleted")
             write()
         except OSError as error:
             self._writer_failed = True
@@ -72,6 +84,12 @@ class RunLog:
                 AelogWarning,
                 stacklevel=user_stacklevel(),
             )
+
+
+def _thin(steps: list[int], values: list[float]) -> None:
+    """Every other point, the newest always kept: half the points over the same span."""
+    steps[:] = steps[:-1:2] + steps[-1:]
+    values[:] = values[:-1:2] + values[-1:]
 
 
 def open_writer(run_dir: str) -> EventWriter:

@@ -96,18 +96,24 @@ def _number(value: object) -> float | None:
 def build_metadata(
     *,
     model: nn.Module,
-    optimizer: torch.optim.Optimizer | None,
+    optimizer: torch.optim.Optimizer | list[torch.optim.Optimizer] | None,
     run_name: str,
     tags: dict[str, str],
     layers: list[dict],
     shapes: dict,
     cadence: dict,
     start_time: float,
+    loop: dict | None = None,
 ) -> dict:
-    """The whole record; ``shapes`` comes from the first training forward."""
+    """The whole record; ``shapes`` comes from the first training forward.
+
+    ``loop``: what the SDK saw of the training loop (wrappers, compiled, optimizers).
+    """
+    optimizers = optimizer if isinstance(optimizer, list) else [optimizer] if optimizer else []
+    optimizer = optimizers[0] if optimizers else None
     params = list(model.parameters())
     in_optimizer = {
-        id(p) for group in (optimizer.param_groups if optimizer else []) for p in group["params"]
+        id(p) for each in optimizers for group in each.param_groups for p in group["params"]
     }
     trainable = sum(p.numel() for p in params if p.requires_grad)
     dropout = [
@@ -121,6 +127,8 @@ def build_metadata(
         if is_activation(m)
     ]
     opt = optimizer_config(optimizer)
+    if opt is not None and len(optimizers) > 1:
+        opt["optimizers"] = [type(each).__name__ for each in optimizers]
     summary = str(model)
     model_info = {
         "class": type(model).__name__,
@@ -171,6 +179,7 @@ def build_metadata(
         "model": model_info,
         "optimizer": opt,
         "cadence": cadence,
+        "loop": dict(loop or {}),
     }
 
 

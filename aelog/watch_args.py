@@ -11,7 +11,7 @@ import inspect
 import os
 import socket
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -21,10 +21,24 @@ from aelog.probes import optimizer as optimizer_probe
 from aelog.run_metadata import layer_init_stats
 
 TargetFn = Callable[..., torch.Tensor]
+OptimizerArg = torch.optim.Optimizer | Sequence[torch.optim.Optimizer] | None
 
 
+def optimizer_list(optimizer: OptimizerArg) -> list[torch.optim.Optimizer]:
+    """One optimizer, several (separate encoder/decoder optimizers), or none, as a list."""
+    if optimizer is None:
+        return []
+    items = list(optimizer) if isinstance(optimizer, (list, tuple)) else [optimizer]
+    for item in items:
+        if not isinstance(item, torch.optim.Optimizer):
+            raise ValueError(
+                "aelog.watch: optimizer must be a torch.optim.Optimizer, a list of them, "
+                f"or None, got {type(item).__name__}"
+            )
+    return items
 
-def check_model(model: nn.Module, optimizer: torch.optim.Optimizer | None) -> None:
+
+def check_model(model: nn.Module, optimizer: OptimizerArg) -> None:
     if not isinstance(model, nn.Module):
         raise ValueError(f"aelog.watch needs a torch.nn.Module, got {type(model).__name__}")
     if not any(p.requires_grad for p in model.parameters()):
@@ -32,11 +46,7 @@ def check_model(model: nn.Module, optimizer: torch.optim.Optimizer | None) -> No
             f"aelog.watch: {type(model).__name__} has no trainable parameters "
             "(none with requires_grad=True); there is no training to watch."
         )
-    if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
-        raise ValueError(
-            "aelog.watch: optimizer must be a torch.optim.Optimizer or None, "
-            f"got {type(optimizer).__name__}"
-        )
+    optimizer_list(optimizer)
 
 
 def initial_layer_stats(model: nn.Module, in_optimizer: set[int]) -> list[dict]:
@@ -74,26 +84,30 @@ def target_reader(target: TargetFn | None) -> Callable[[torch.Tensor], torch.Ten
 
 
 def trained_params(
-    model: nn.Module, optimizer: torch.optim.Optimizer | None
+    model: nn.Module, optimizer: OptimizerArg
 ) -> list[optimizer_probe.TrainedParam]:
     owner = {}
     for name, param in model.named_parameters():
         layer = name.rsplit(".", 1)[0] if "." in name else None
         owner.setdefault(id(param), layer)
-    if optimizer is None:
+    optimizers = optimizer_list(optimizer)
+    if not optimizers:
         return [
             optimizer_probe.TrainedParam(p, owner.get(id(p)))
             for p in model.parameters()
             if p.requires_grad
         ]
     params, seen = [], set()
-    for group in optimizer.param_groups:
-        decoupled = optimizer_probe.is_decoupled(optimizer, group)
-        for p in group["params"]:
-            if id(p) in seen or not p.requires_grad:
-                continue
-            seen.add(id(p))
-            params.append(optimizer_probe.TrainedParam(p, owner.get(id(p)), group, decoupled))
+    for each in optimizers:
+        for group in each.param_groups:
+            decoupled = optimizer_probe.is_decoupled(each, group)
+            for p in group["params"]:
+                if id(p) in seen or not p.requires_grad:
+                    continue
+                seen.add(id(p))
+                params.append(
+                    optimizer_probe.TrainedParam(p, owner.get(id(p)), group, decoupled)
+                )
     # Trainable but outside this optimizer (forgotten, or stepped by another optimizer):
     # their gradients and whether they move are measured all the same.
     params.extend(

@@ -15,7 +15,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 . .venv/bin/activate
 echo "== installing aelog and its test dependencies"
-pip install -q -c constraints.txt -e ".[dev]"
+pip install -q -c constraints.txt -e ".[dev,lightning]"
 
 if [ -f frontend/package.json ]; then
   echo "== rebuilding the front end; the shipped bundle must match its source"

@@ -1,7 +1,11 @@
 """Optimisation and regularisation: gradient and weight sizes, update ratios, decay pull.
 
-Measured around one optimizer step: gradients before it (the pure loss gradient, since
-coupled weight decay is added inside ``step``), weights before and after it.
+Measured around one optimizer step: weights (and the lr in force) before it, weights after
+it, and the gradients the step used, read after it: by then a GradScaler has unscaled them
+and any clipping has been applied, in plain loops and closure-driven ones (Lightning runs
+forward and backward inside ``optimizer.step``) alike. They are the pure loss gradient:
+coupled weight decay is added to a copy inside ``step``. The gradient as backward left
+it is read separately (``raw_grad_sq``) to see clipping.
 """
 
 from __future__ import annotations
@@ -64,15 +68,30 @@ class StepMeasure:
     decay_sq: list[torch.Tensor] = field(default_factory=list)
     loss_update_sq: list[torch.Tensor] = field(default_factory=list)
     weight_nonfinite: list[torch.Tensor] = field(default_factory=list)
+    decay: list[float] = field(default_factory=list)
+    """lr * weight_decay per parameter as the step began (a scheduler may change it after)."""
+    settings: dict[str, float] = field(default_factory=dict)
+    """lr and weight decay in force for this step, read before it."""
+    raw_grad_sq: list[torch.Tensor | None] = field(default_factory=list)
+    """|g|^2 per parameter as backward accumulated it (scaled, before clipping)."""
+    loss_scale: torch.Tensor | float | None = None
+    """the GradScaler's scale for this step, when one drove it."""
+    skipped_inside: torch.Tensor | None = None
+    """non-zero when a fused optimizer skipped this step itself (inf/NaN under a GradScaler)."""
 
 
-def gradient_terms(param: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(|g|^2, g.w, non-finite count of g) for one parameter; zeros when it has no gradient."""
+def gradient_terms(
+    param: torch.Tensor, weight: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(|g|^2, g.w, non-finite count of g) for one parameter; zeros when it has no gradient.
+
+    ``weight``: the weights the gradient was taken at, when the parameter has moved since.
+    """
     grad = param.grad
     if grad is None:
         zero = torch.zeros((), device=param.device)
         return zero, zero, zero
-    g, w = _flat(grad), _flat(param)
+    g, w = _flat(grad), _flat(param if weight is None else weight)
     nonfinite = g.numel() - torch.isfinite(g).sum()
     return torch.dot(g, g), torch.dot(g, w), nonfinite.float()
 
@@ -84,14 +103,18 @@ def _flat(tensor: torch.Tensor) -> torch.Tensor:
 
 
 def read_gradients(params: list[TrainedParam], measure: StepMeasure) -> None:
-    for item in params:
-        grad_sq, dot, nonfinite = gradient_terms(item.tensor)
+    """The gradients the step used; after the step, against the weights from before it."""
+    before = measure.before if len(measure.before) == len(params) else [None] * len(params)
+    measure.grad_sq, measure.grad_dot_weight, measure.grad_nonfinite = [], [], []
+    for item, weight in zip(params, before, strict=True):
+        grad_sq, dot, nonfinite = gradient_terms(item.tensor, weight)
         measure.grad_sq.append(grad_sq)
         measure.grad_dot_weight.append(dot)
         measure.grad_nonfinite.append(nonfinite)
 
 
 def snapshot_weights(params: list[TrainedParam], measure: StepMeasure) -> None:
+    measure.decay = [item.lr * item.weight_decay if item.decoupled else 0.0 for item in params]
     for item in params:
         weight = item.tensor.detach()
         measure.before.append(weight.clone())
@@ -101,12 +124,12 @@ def snapshot_weights(params: list[TrainedParam], measure: StepMeasure) -> None:
 
 def read_updates(params: list[TrainedParam], measure: StepMeasure) -> None:
     """Update sizes and, for decoupled decay, the size of the decay's share of the update."""
-    for item, before in zip(params, measure.before, strict=True):
+    decays = measure.decay if len(measure.decay) == len(params) else [0.0] * len(params)
+    for item, before, decay in zip(params, measure.before, decays, strict=True):
         after, start = _flat(item.tensor), _flat(before)
         delta = after - start
         update_sq = torch.dot(delta, delta)
         measure.update_sq.append(update_sq)
-        decay = item.lr * item.weight_decay if item.decoupled else 0.0
         if decay:
             measure.decay_sq.append(torch.dot(start, start) * decay**2)
             # w_new = w - lr*wd*w - (loss step): the loss-driven part is delta + lr*wd*w.
@@ -117,6 +140,17 @@ def read_updates(params: list[TrainedParam], measure: StepMeasure) -> None:
             measure.loss_update_sq.append(update_sq)
         measure.weight_nonfinite.append((after.numel() - torch.isfinite(after).sum()).float())
     measure.before = []
+
+
+def clipping_stats(raw_grad_sq: list[float], grad_norm: float, loss_scale: float) -> dict:
+    """The norm backward produced (unscaled) and whether the loop shrank it before the step.
+
+    Without clipping the two norms are equal bit for bit (unscaling by a power of two is
+    exact); a clip that did not bite multiplies by 1.0 and changes nothing either.
+    """
+    before = math.sqrt(sum(raw_grad_sq)) / (loss_scale or 1.0)
+    clipped = math.isfinite(before) and grad_norm < before * (1 - 1e-4)
+    return {fmt.GRAD_NORM_BEFORE_CLIP: before, fmt.GRAD_CLIPPED: float(clipped)}
 
 
 def weight_fingerprint(param: torch.Tensor) -> list[torch.Tensor]:

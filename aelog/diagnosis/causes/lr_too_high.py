@@ -32,10 +32,25 @@ def _nonfinite(run: RunData, facts: list[str]) -> tuple[float, int | None]:
             facts.append(f"{name.replace('_', ' ')} first above 0 at step {step}")
             return 1.0, step
     skipped = run.signal(fmt.SKIPPED_STEPS)
-    if skipped is not None and float(skipped.values[-1]) > 0:
+    if (skipped is not None and float(skipped.values[-1]) > 0
+            and not _loss_scale_calibration(run, skipped)):
         facts.append(f"{int(skipped.values[-1])} optimizer steps skipped on inf/NaN")
         return 0.7, int(skipped.steps[np.flatnonzero(skipped.values > 0)[0]])
     return 0.0, None
+
+
+def _loss_scale_calibration(run: RunData, skipped) -> bool:
+    """A GradScaler skips a few steps while it finds its scale: that is not divergence.
+
+    It is when the scale has collapsed below 1 (the gradients overflow even unscaled) or
+    when a fifth of all steps were skipped.
+    """
+    scale = run.signal(fmt.LOSS_SCALE)
+    if scale is None:
+        return False  # no scaler: the loop itself skipped steps on a NaN loss
+    count = float(skipped.values[-1])
+    steps = int(skipped.steps[-1]) + 1 + count
+    return float(scale.values[-1]) >= 1.0 and count <= 0.2 * steps
 
 
 def _divergence(run: RunData, facts: list[str]) -> tuple[float, int | None]:
