@@ -6,6 +6,9 @@ at that point; what came before is kept, and the reason is returned for the user
 
 from __future__ import annotations
 
+import mmap
+import os
+import stat
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -65,14 +68,34 @@ def iter_records(data: bytes) -> Iterator[tuple[bytes | None, str | None]]:
         offset = end
 
 
+def _open_nonblocking(path: str, flags: int) -> int:
+    """A FIFO named like an event file must not block the open (a shared logdir holds anything)."""
+    return os.open(path, flags | os.O_NONBLOCK)
+
+
 def read_event_file(path: str) -> ReadResult:
     result = ReadResult()
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as error:
-        result.problem = f"cannot read {path}: {error.strerror or error}"
+        with open(path, "rb", opener=_open_nonblocking) as handle:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode):  # a FIFO or /dev/zero would never end
+                result.problem = f"{path} is not a regular file"
+                return result
+            # Mapped, not read: a huge or sparse file costs only the pages parsed.
+            data = (mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+                    if info.st_size else b"")
+    except (OSError, ValueError) as error:
+        result.problem = f"cannot read {path}: {getattr(error, 'strerror', None) or error}"
         return result
+    try:
+        _parse_records(data, result)
+    finally:
+        if isinstance(data, mmap.mmap):
+            data.close()
+    return result
+
+
+def _parse_records(data, result: ReadResult) -> None:
     for record, problem in iter_records(data):
         if record is None:
             result.problem = problem
@@ -84,4 +107,3 @@ def read_event_file(path: str) -> ReadResult:
             result.problem = "undecodable event record"
             break
         result.events.append(event)
-    return result

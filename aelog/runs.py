@@ -42,7 +42,7 @@ def _decode_json_tensor(value) -> dict | None:
     try:
         raw = value.tensor.string_val[0]
         payload = json.loads(raw.decode())
-    except (IndexError, UnicodeDecodeError, ValueError):
+    except (IndexError, UnicodeDecodeError, ValueError, RecursionError):  # hostile nesting
         return None
     return payload if isinstance(payload, dict) else None
 
@@ -53,7 +53,11 @@ def load_run(directory: str, name: str | None = None) -> RunData:
     metadata: dict = {}
     records: list[dict] = []
     problems: list[str] = []
-    files = sorted(f for f in os.listdir(directory) if _is_event_file(f))
+    try:
+        files = sorted(f for f in os.listdir(directory) if _is_event_file(f))
+    except OSError as error:  # deleted or made unreadable since it was found
+        files = []
+        problems.append(f"cannot list {directory}: {error.strerror or error}")
     for filename in files:
         result = read_event_file(os.path.join(directory, filename))
         if result.problem:

@@ -44,6 +44,7 @@ def _latent_size(run: RunData) -> int | None:
     for source in (run.metadata.get("config"), run.metadata.get("model")):
         if isinstance(source, dict):
             value = source.get("latent_size")
-            if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+            if (isinstance(value, (int, float)) and not isinstance(value, bool)
+                    and 0 < value < float("inf")):  # NaN fails both comparisons
                 return int(value)
     return None

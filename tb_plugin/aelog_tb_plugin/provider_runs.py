@@ -126,6 +126,6 @@ def _json_payload(array) -> dict | None:
         raw = np.asarray(array, dtype=object).ravel()[0]
         text = raw.decode() if isinstance(raw, bytes) else str(raw)
         payload = json.loads(text)
-    except (IndexError, UnicodeDecodeError, ValueError, TypeError):
+    except (IndexError, UnicodeDecodeError, ValueError, TypeError, RecursionError):
         return None
     return payload if isinstance(payload, dict) else None
