@@ -71,6 +71,8 @@ def diagnose_run(run: RunData) -> Diagnosis:
     causes = {c.id: c for c in _causes()}
     findings, unchecked = [], []
     for cause in causes.values():
+        if not cause.applies(run):
+            continue
         if len(cause.missing(run)) == len(cause.needs) and cause.needs:
             unchecked.append(cause.id)
             continue

@@ -37,6 +37,9 @@ class Cause:
     consequence_of: tuple[str, ...] = ()
     """causes that produce this one as a side effect (a huge learning rate kills ReLUs):
     when one of them also holds, this one ranks below it."""
+    applies: Callable[[RunData], bool] = lambda run: True  # noqa: E731
+    """False when the run's metadata shows the cause cannot arise (posterior collapse in a
+    model that is not a VAE): such a cause is neither scored nor listed as unchecked."""
 
     def __post_init__(self) -> None:
         if self.id not in CAUSE_IDS:

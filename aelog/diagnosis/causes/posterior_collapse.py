@@ -57,4 +57,5 @@ CAUSE = Cause(
     fix="KL warm-up (beta from 0 to 1) or free bits",
     score=_score,
     consequence_of=("lr_too_high",),
+    applies=lambda run: not run.metadata or info.is_vae(run),
 )

@@ -47,6 +47,8 @@ def _score(run: RunData) -> Evidence | None:
     strength = m.ramp(worst, SATURATED, 0.8) * (0.3 + 0.7 * shortfall(run))
     return Evidence(strength, since, facts, fix)
 
+_SATURATING = {"Tanh", "Sigmoid", "Hardtanh", "Hardsigmoid", "Softsign", "ReLU6"}
+"""module types with limits a unit can be pinned at."""
 
 CAUSE = Cause(
     id="saturated_activation",
@@ -54,4 +56,6 @@ CAUSE = Cause(
     fix="normalise inputs, use xavier init for tanh/sigmoid, or switch to ReLU/GELU",
     score=_score,
     consequence_of=("init_too_large", "lr_too_high", "loss_mismatch"),
+    applies=lambda run: not info.activation_types(run)
+    or bool(info.activation_types(run) & _SATURATING),
 )
