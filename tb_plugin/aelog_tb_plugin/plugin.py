@@ -25,6 +25,8 @@ logger = logging.getLogger(__name__)
 
 TAB_NAME = "Collapse Diagnosis"
 MAX_COMPARED_RUNS = 20
+MAX_RUN_NAME_CHARS = 4096
+"""longer than any path a filesystem allows: refused before any lookup or echo."""
 WARM_INTERVAL_S = 15.0
 """how often the background warmer re-diagnoses runs that received new data."""
 
@@ -106,6 +108,7 @@ class CollapseDiagnosisPlugin(base_plugin.TBPlugin):
             raise errors.InvalidArgumentError(
                 f"compare takes at most {MAX_COMPARED_RUNS} runs, got {len(runs)}"
             )
+        runs = [_checked_name(name) for name in runs]
         return http_util.Respond(request, self.compare_impl(ctx, eid, runs), "application/json")
 
     def _warm(self) -> None:
@@ -127,4 +130,12 @@ def _one_run(request) -> str:
     runs = request.args.getlist("run")
     if len(runs) != 1 or not runs[0]:
         raise errors.InvalidArgumentError("give exactly one run: ?run=NAME")
-    return runs[0]
+    return _checked_name(runs[0])
+
+
+def _checked_name(name: str) -> str:
+    if len(name) > MAX_RUN_NAME_CHARS:
+        raise errors.InvalidArgumentError(
+            f"run name of {len(name)} characters is too long (at most {MAX_RUN_NAME_CHARS})"
+        )
+    return name

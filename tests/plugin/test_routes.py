@@ -70,6 +70,9 @@ def test_bad_queries_are_400_and_unknown_runs_404(app):
     missing = app.get("/run", run="nope")
     assert missing.status_code == 404 and "nope" in missing.get_data(as_text=True)
     assert app.get("/compare", run=["vision/healthy", "nope"]).status_code == 404
+    huge = app.get("/run", run="x" * 1_000_000)
+    assert huge.status_code == 400 and len(huge.get_data()) < 1000
+    assert app.get("/compare", run=["vision/healthy", "y" * 5000]).status_code == 400
 
 
 def test_static_bundle_is_an_allowlist(app):
