@@ -67,7 +67,7 @@ def test_init_constant_from_identical_rows():
     assert diagnosis.status == COLLAPSED
     top = diagnosis.causes[0]
     assert top.id == "init_constant" and top.confidence > 0.8
-    assert any("100% or more of the weight rows identical" in e for e in top.evidence)
+    assert any("all the weight rows identical" in e for e in top.evidence)
     assert any("bottleneck units" in e for e in top.evidence)
     assert "init_too_small" not in [c.id for c in diagnosis.causes]  # std 0 says nothing of scale
 

@@ -27,8 +27,9 @@ def _score(run: RunData) -> Evidence | None:
             init_strength = max(init_strength, m.ramp(share, 0.5, 0.9))
     if constant_layers:
         listed = ", ".join(constant_layers[:6]) + (" ..." if len(constant_layers) > 6 else "")
-        facts.append(f"{m.fmt_num(100 * min(shares))}% or more of the weight rows identical at "
-                     f"initialisation in {len(constant_layers)} layer(s): {listed}")
+        share = "all" if min(shares) >= 0.999 else f"at least {m.fmt_num(100 * min(shares))}% of"
+        facts.append(f"{share} the weight rows identical at initialisation in "
+                     f"{len(constant_layers)} layer(s): {listed}")
     # Without the init record, fall back on logged row similarity; not when the record
     # exists: rows of a layer fed by 1-2 inputs are parallel without being copies.
     early = {} if info.layers(run) else m.layer_head_medians(run, fmt.LAYER_UNIT_SIMILARITY)
