@@ -632,7 +632,6 @@ class Monitor:
         count = len(self._params)
         self._measure.grad_sq = [torch.zeros(())] * count
         self._measure.grad_dot_weight = [torch.zeros(())] * count
-        self._measure.grad_nonfinite = [torch.zeros(())] * count
         for index, item in enumerate(self._params):
             self._grad_hooks.append(
                 item.tensor.register_post_accumulate_grad_hook(self._grad_reader(index))
@@ -640,10 +639,9 @@ class Monitor:
 
     def _grad_reader(self, index: int):
         def read(param: torch.Tensor) -> None:
-            grad_sq, dot, nonfinite = optimizer_probe.gradient_terms(param)
+            grad_sq, dot = optimizer_probe.gradient_terms(param)
             self._measure.grad_sq[index] = grad_sq
             self._measure.grad_dot_weight[index] = dot
-            self._measure.grad_nonfinite[index] = nonfinite
 
         return read
 

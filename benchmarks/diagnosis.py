@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -27,11 +26,12 @@ from aelog.diagnosis.engine import diagnose_run
 from aelog.diagnosis.replay import first_flagged_step
 from aelog.diagnosis.types import CAUSE_IDS, HEALTHY
 from aelog.runs import load_runs
+from benchmarks.results_file import RESULTS, replace_section
 from benchmarks.scenarios import all_scenarios, quick_scenarios
 from benchmarks.scenarios.base import Manifest, Scenario
 from benchmarks.scenarios.runner import run_scenario
 
-RESULTS = os.path.join(os.path.dirname(__file__), "RESULTS.md")
+HEADING = "## Diagnosis benchmark (python -m benchmarks.diagnosis)"
 LATENCY_TARGET = 0.10
 
 
@@ -148,7 +148,7 @@ def render(outcomes: list[Outcome], seconds: float, quick: bool, seed: int = 0) 
     lat = sorted(s["latencies"])
     median = lat[len(lat) // 2] if lat else None
     lines = [
-        "# Diagnosis benchmark",
+        HEADING,
         "",
         f"`python -m benchmarks.diagnosis{' --quick' if quick else ''}"
         f"{f' --seed {seed}' if seed else ''}`: {len(outcomes)} "
@@ -156,7 +156,7 @@ def render(outcomes: list[Outcome], seconds: float, quick: bool, seed: int = 0) 
         f"`aelog diagnose LOGDIR --json`, in {seconds:.0f} s on {torch.get_num_threads()} "
         "thread(s).",
         "",
-        "## Scores",
+        "### Scores",
         "",
         "| measure | result | target |",
         "|---|---|---|",
@@ -182,11 +182,11 @@ def render(outcomes: list[Outcome], seconds: float, quick: bool, seed: int = 0) 
         "default cadence a tiny model is logged densely for ~100 steps and sparsely after, so "
         "slow-developing defects are seen late.",
         "",
-        "## Confusion matrix (top-1 cause)",
+        "### Confusion matrix (top-1 cause)",
         "",
         *confusion(outcomes),
         "",
-        "## Every scenario",
+        "### Every scenario",
         "",
         "| scenario | kind | injected | defect shown (own check) | status | ranked causes "
         "| flagged at step (symptom at) |",
@@ -203,11 +203,11 @@ def render(outcomes: list[Outcome], seconds: float, quick: bool, seed: int = 0) 
             f"{ranked}{mark} | {o.flagged_step} ({o.manifest.step}) of {o.steps} |")
     article = [o for o in outcomes if o.scenario.label]
     if article:
-        lines += ["", "## The article's examples, measured", ""]
+        lines += ["", "### The article's examples, measured", ""]
         for o in article:
             agrees = "as labelled" if o.status in o.scenario.expected_status else "NOT as labelled"
             causes = ", ".join(f"{c['id']} {c['confidence']:.2f}" for c in o.causes) or "none"
-            lines += [f"### {o.scenario.name}", "",
+            lines += [f"#### {o.scenario.name}", "",
                       f"- what it really shows: {o.scenario.label}",
                       f"- measured without the engine: {o.manifest.detail}",
                       f"- engine: **{o.status}** ({agrees}); causes: {causes}",
@@ -230,8 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         logdir = args.logdir or tmp
         outcomes = run_suite(scenarios, logdir, seed=args.seed)
     text = render(outcomes, time.perf_counter() - start, args.quick, args.seed)
-    with open(args.out, "w") as handle:
-        handle.write(text)
+    replace_section(text, HEADING, args.out)
     s = summarize(outcomes)
     print(f"top-1 {_pct(s['top1'], s['scored'])}, top-2 {_pct(s['top2'], s['scored'])}, "
           f"false alarms {_pct(len(s['false_alarms']), s['healthy'])}; wrote {args.out}")

@@ -28,12 +28,12 @@ import urllib.parse
 
 from aelog import format as fmt
 from aelog.event_writer import EventWriter
+from benchmarks.results_file import RESULTS, replace_section
 from tests.plugin.tensorboard_process import TensorBoard
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOT = "/tmp/aelog-tab-benchmark-{tab}.png"
 """what each tab looked like when its time was taken, to check the measure by eye."""
-RESULTS = os.path.join(os.path.dirname(__file__), "RESULTS.md")
 HEADING = "## TensorBoard tab: 100 runs x 2,000 steps (benchmarks/tab.py)"
 TEAMS = ("vision", "speech", "robotics", "nlp", "search")
 LAYERS = tuple(f"{part}.{i}" for part in ("encoder", "decoder") for i in range(4))
@@ -251,17 +251,6 @@ def write_results(routes: dict, tabs: dict[str, list[float]], runs: int, steps: 
     return "\n".join(lines)
 
 
-def replace_section(text: str) -> None:
-    """Replace this benchmark's section in RESULTS.md (or append it), leaving others alone."""
-    existing = open(RESULTS).read() if os.path.exists(RESULTS) else "# Benchmark results\n"
-    start = existing.find(HEADING)
-    if start >= 0:
-        end = existing.find("\n## ", start + len(HEADING))
-        existing = existing[:start] + existing[end + 1 if end >= 0 else len(existing):]
-    with open(RESULTS, "w") as handle:
-        handle.write(existing.rstrip("\n") + "\n\n" + text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--logdir", default="/tmp/aelog-tab-benchmark")
@@ -292,7 +281,7 @@ def main() -> None:
     text = write_results(routes, tabs, args.runs, args.steps, load_s, statuses)
     print(text)
     if not args.no_write:
-        replace_section(text)
+        replace_section(text, HEADING, RESULTS)
 
 
 if __name__ == "__main__":

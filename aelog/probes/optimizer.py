@@ -55,19 +55,17 @@ def as_float(value: object) -> float:
 class StepMeasure:
     """0-d tensors gathered over one logging step, read back to the host once at its end."""
 
-    HOST_FIELDS = ("grad_sq", "grad_dot_weight", "weight_sq", "grad_nonfinite", "update_sq",
-                   "decay_sq", "loss_update_sq", "weight_nonfinite")
+    HOST_FIELDS = ("grad_sq", "grad_dot_weight", "weight_sq", "update_sq", "decay_sq",
+                   "loss_update_sq")
     """the per-parameter lists that travel to the host (``before`` stays on the device)."""
 
     grad_sq: list[torch.Tensor] = field(default_factory=list)
     grad_dot_weight: list[torch.Tensor] = field(default_factory=list)
     weight_sq: list[torch.Tensor] = field(default_factory=list)
-    grad_nonfinite: list[torch.Tensor] = field(default_factory=list)
     before: list[torch.Tensor] = field(default_factory=list)
     update_sq: list[torch.Tensor] = field(default_factory=list)
     decay_sq: list[torch.Tensor] = field(default_factory=list)
     loss_update_sq: list[torch.Tensor] = field(default_factory=list)
-    weight_nonfinite: list[torch.Tensor] = field(default_factory=list)
     decay: list[float] = field(default_factory=list)
     """lr * weight_decay per parameter as the step began (a scheduler may change it after)."""
     settings: dict[str, float] = field(default_factory=dict)
@@ -82,18 +80,28 @@ class StepMeasure:
 
 def gradient_terms(
     param: torch.Tensor, weight: torch.Tensor | None = None
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(|g|^2, g.w, non-finite count of g) for one parameter; zeros when it has no gradient.
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(|g|^2, g.w) for one parameter; zeros when it has no gradient.
 
     ``weight``: the weights the gradient was taken at, when the parameter has moved since.
+    A non-finite element makes |g|^2 non-finite, so elements are counted (see
+    :func:`nonfinite_elements`) only for the rare parameter whose |g|^2 says so.
     """
     grad = param.grad
     if grad is None:
         zero = torch.zeros((), device=param.device)
-        return zero, zero, zero
+        return zero, zero
     g, w = _flat(grad), _flat(param if weight is None else weight)
-    nonfinite = g.numel() - torch.isfinite(g).sum()
-    return torch.dot(g, g), torch.dot(g, w), nonfinite.float()
+    return torch.dot(g, g), torch.dot(g, w)
+
+
+def nonfinite_elements(tensor: torch.Tensor | None) -> int:
+    """Exact count of inf/NaN elements; called only once a square sum came back non-finite,
+    so a healthy logging step never pays a full pass (and a device read) for it. A tensor
+    that is gone by then (gradients zeroed) counts as one: at least one was non-finite."""
+    if tensor is None:
+        return 1
+    return max(1, int((~torch.isfinite(tensor.detach())).sum()))
 
 
 def _flat(tensor: torch.Tensor) -> torch.Tensor:
@@ -105,12 +113,11 @@ def _flat(tensor: torch.Tensor) -> torch.Tensor:
 def read_gradients(params: list[TrainedParam], measure: StepMeasure) -> None:
     """The gradients the step used; after the step, against the weights from before it."""
     before = measure.before if len(measure.before) == len(params) else [None] * len(params)
-    measure.grad_sq, measure.grad_dot_weight, measure.grad_nonfinite = [], [], []
+    measure.grad_sq, measure.grad_dot_weight = [], []
     for item, weight in zip(params, before, strict=True):
-        grad_sq, dot, nonfinite = gradient_terms(item.tensor, weight)
+        grad_sq, dot = gradient_terms(item.tensor, weight)
         measure.grad_sq.append(grad_sq)
         measure.grad_dot_weight.append(dot)
-        measure.grad_nonfinite.append(nonfinite)
 
 
 def snapshot_weights(params: list[TrainedParam], measure: StepMeasure) -> None:
@@ -138,7 +145,6 @@ def read_updates(params: list[TrainedParam], measure: StepMeasure) -> None:
         else:
             measure.decay_sq.append(torch.zeros((), device=after.device))
             measure.loss_update_sq.append(update_sq)
-        measure.weight_nonfinite.append((after.numel() - torch.isfinite(after).sum()).float())
     measure.before = []
 
 
@@ -187,8 +193,14 @@ def step_stats(
     headline = {
         fmt.GRAD_NORM: grad_norm,
         fmt.WEIGHT_NORM: weight_norm,
-        fmt.NONFINITE_GRAD_FRACTION: sum(values["grad_nonfinite"]) / max(1, sum(numels)),
-        fmt.NONFINITE_WEIGHT_FRACTION: sum(values["weight_nonfinite"]) / max(1, sum(numels)),
+        fmt.NONFINITE_GRAD_FRACTION: _nonfinite_share(
+            [item.tensor.grad for item in params], grad_sq, numels
+        ),
+        fmt.NONFINITE_WEIGHT_FRACTION: _nonfinite_share(
+            [item.tensor for item in params],
+            [w2 + u2 for w2, u2 in zip(weight_sq, update_sq, strict=True)],
+            numels,
+        ),
         fmt.GRAD_WEIGHT_COSINE: _ratio(sum(dot), grad_norm * weight_norm),
         fmt.UPDATE_RATIO: _ratio(math.sqrt(sum(update_sq)), weight_norm),
     }
@@ -210,6 +222,18 @@ def step_stats(
         for name, s in layers.items()
     }
     return headline, per_layer
+
+
+def _nonfinite_share(
+    tensors: list[torch.Tensor | None], square_sums: list[float], numels: list[int]
+) -> float:
+    """Share of elements that are inf/NaN, counted only where a square sum is not finite."""
+    bad = sum(
+        nonfinite_elements(tensor)
+        for tensor, square in zip(tensors, square_sums, strict=True)
+        if not math.isfinite(square)
+    )
+    return bad / max(1, sum(numels))
 
 
 def _regularization_pull(params: list[TrainedParam], values: dict[str, list[float]]) -> float:

@@ -13,6 +13,8 @@ from aelog.run_data import RunData
 
 ACTIVE = 0.01
 """Burda et al. (2015): a dimension is active when Var_x(E[z|x]) > 0.01."""
+CODE_INFORMATION = 1.0
+"""nats (~1.4 bits) of total KL below which the code cannot carry much about the input."""
 PERSIST_STEPS = 20
 """steps the KL must stay near zero: a healthy VAE's KL rises within a few steps."""
 
@@ -36,6 +38,14 @@ def _score(run: RunData) -> Evidence | None:
         facts.append(f"{label} {m.fmt_num(kl_value)} nats")
         parts.append(m.log_ramp(kl_value, 0.1, 0.01))
     strength = sum(parts) / len(parts)
+    if kl_mean is not None and k:
+        # E_x[KL(q(z|x) || p(z))] bounds the information the code carries about x: under a
+        # nat in all (less than two bits) the decoder cannot tell inputs apart, however many
+        # dimensions pass the Var_x(mu) > 0.01 test (tiny mu spread can pass it)
+        total = kl_mean * k
+        facts.append(f"total KL {m.fmt_num(total)} nats: the code carries at most that much "
+                     "information about the input")
+        strength = max(strength, m.log_ramp(total, CODE_INFORMATION, 0.1 * CODE_INFORMATION))
     if strength <= 0:
         return None
     # a fresh VAE starts with inactive units and a small KL too: only a KL that stays

@@ -13,11 +13,31 @@ from aelog.run_data import RunData
 
 SATURATED = 0.3
 """a third of a layer's units pinned at a limit for almost the whole batch."""
+SYMMETRIC_TYPES = ("Tanh", "Softsign")
+"""activations with values in [-1, 1] and gradient at most 1 - h^2."""
+GAIN_LOW = 0.2
+"""a tanh layer passing back at most a fifth of the gradient (mean |h| ~0.9) starts to count."""
+GAIN_NONE = 0.05
+"""... and at most 5% (mean |h| ~0.975) is fully saturated; N(0, 1) inputs pass ~60%."""
 
 
 def _last_activation(run: RunData) -> str | None:
     acts = [a for a in info.model(run).get("activations") or [] if isinstance(a, dict)]
     return str(acts[-1].get("name")) if acts else None
+
+
+def _gain_bounds(run: RunData, names: list[str]) -> dict[str, float]:
+    """``{layer: bound}`` on the mean gradient a tanh-like layer passes back.
+
+    For a unit with values in [-1, 1] the local gradient is 1 - h^2 (tanh) or less
+    (softsign), and E[1 - h^2] <= 1 - E[|h|]^2 (Jensen), so the logged mean |h| bounds how
+    much gradient gets through. Unlike the pinned-unit count it does not miss units that sit
+    at a limit for 90% of the batch rather than 95%.
+    """
+    symmetric = set(info.activation_layers(run, SYMMETRIC_TYPES))
+    mean_abs = m.layer_tail_medians(run, fmt.LAYER_ACTIVATION_MEAN_ABS,
+                                    [n for n in names if n in symmetric])
+    return {name: 1.0 - min(1.0, value) ** 2 for name, value in mean_abs.items()}
 
 
 def _score(run: RunData) -> Evidence | None:
@@ -31,21 +51,36 @@ def _score(run: RunData) -> Evidence | None:
     saturated = m.layer_tail_medians(run, fmt.LAYER_SATURATED_FRACTION, names)
     if not saturated:
         return None
-    worst_name, worst = max(saturated.items(), key=lambda kv: kv[1])
-    if worst < SATURATED:
+    gains = _gain_bounds(run, list(saturated))
+
+    def layer_strength(name: str) -> float:
+        pinned = m.ramp(saturated[name], SATURATED, 0.8)
+        gain = gains.get(name)
+        return pinned if gain is None else max(pinned, m.ramp(gain, GAIN_LOW, GAIN_NONE))
+
+    worst_name = max(saturated, key=layer_strength)
+    strength = layer_strength(worst_name)
+    if strength <= 0:
         return None
+    worst = saturated[worst_name]
     series = run.layer_signal(worst_name, fmt.LAYER_SATURATED_FRACTION)
     since = m.since_step(series, series.values >= SATURATED)
+    mean_abs_series = run.layer_signal(worst_name, fmt.LAYER_ACTIVATION_MEAN_ABS)
+    if since is None and worst_name in gains and mean_abs_series is not None:
+        since = m.since_step(mean_abs_series, 1 - mean_abs_series.values ** 2 <= GAIN_LOW)
     facts = [f"layer {worst_name}: {m.fmt_num(100 * worst)}% of units pinned at a limit for >95% "
              f"of the batch" + (f" since step {since}" if since is not None else "")]
+    if worst_name in gains:
+        mean_abs = (1 - gains[worst_name]) ** 0.5
+        facts.append(f"layer {worst_name}: mean |value| {m.fmt_num(mean_abs)}, so it passes "
+                     f"back at most {m.fmt_num(100 * gains[worst_name])}% of the gradient")
     scale = m.tail_median(run, fmt.INPUT_STD)
     fix = f"keep {worst_name} in its linear range: "
     if scale is not None and scale > 3:
         facts.append(f"input std {m.fmt_num(scale)}: inputs are not normalised")
         fix += "standardise the inputs ((x - mean) / std), "
     fix += "use nn.init.xavier_uniform_ for tanh/sigmoid layers, or switch to nn.ReLU / nn.GELU"
-    strength = m.ramp(worst, SATURATED, 0.8) * (0.3 + 0.7 * shortfall(run))
-    return Evidence(strength, since, facts, fix)
+    return Evidence(strength * (0.3 + 0.7 * shortfall(run)), since, facts, fix)
 
 _SATURATING = {"Tanh", "Sigmoid", "Hardtanh", "Hardsigmoid", "Softsign", "ReLU6"}
 """module types with limits a unit can be pinned at."""

@@ -1,0 +1,66 @@
+"""What a non-logging step pays aelog, phase by phase, beside three bare copies of the loop.
+
+A step-time ratio cannot resolve a few microseconds on a shared machine; timing each
+phase (zero_grad, forward + loss, backward, optimizer step) of many non-logging steps,
+interleaved in a random order with three bare copies of the same loop, can. The spread of
+the bare copies is the noise floor.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+
+import numpy as np
+import torch.nn.functional as F
+
+from benchmarks.overhead.arms import Arm
+from benchmarks.overhead.workloads import Batches, Workload
+
+PHASES = ("zero_grad", "forward", "backward", "step")
+BARE_COPIES = 3
+
+
+def _phases(arm: Arm, x) -> tuple[float, float, float, float]:
+    clock = time.perf_counter
+    t0 = clock()
+    arm.optimizer.zero_grad()
+    t1 = clock()
+    loss = F.mse_loss(arm.model(x), x)
+    t2 = clock()
+    loss.backward()
+    t3 = clock()
+    arm.optimizer.step()
+    t4 = clock()
+    return t1 - t0, t2 - t1, t3 - t2, t4 - t3
+
+
+def quiet_step_cost(workload: Workload, steps: int = 3000, seed: int = 0) -> dict:
+    """Median seconds per phase: aelog's extra over the bare copies' median, and their spread."""
+    import aelog
+
+    batches = Batches(workload, 100, seed)
+    names = ["aelog"] + [f"bare{i}" for i in range(BARE_COPIES)]
+    with tempfile.TemporaryDirectory(prefix="aelog-bench-quiet-") as logdir:
+        arms = {name: Arm(workload.model(seed), logdir, None) for name in names}
+        monitor = aelog.watch(arms["aelog"].model, arms["aelog"].optimizer, logdir=logdir,
+                              log_every=10**9, on_collapse=None)
+        for step in range(30):  # step 0 logs; none after it does
+            for arm in arms.values():
+                arm.step(batches[step])
+        seconds = {name: np.zeros((steps, len(PHASES))) for name in names}
+        shuffle = np.random.default_rng(seed)
+        for step in range(steps):
+            x = batches[step % len(batches)]
+            for name in shuffle.permutation(names):
+                seconds[name][step] = _phases(arms[name], x)
+        monitor.close()
+    medians = {name: np.median(s, axis=0) for name, s in seconds.items()}
+    bare = np.median([medians[f"bare{i}"] for i in range(BARE_COPIES)], axis=0)
+    spread = np.max([np.abs(medians[f"bare{i}"] - bare) for i in range(BARE_COPIES)], axis=0)
+    return {
+        "extra": dict(zip(PHASES, (medians["aelog"] - bare).tolist(), strict=True)),
+        "bare_spread": dict(zip(PHASES, spread.tolist(), strict=True)),
+        "bare_step": float(bare.sum()),
+        "steps": steps,
+    }

@@ -1,0 +1,163 @@
+"""Arms interleaved step by step (bare, aelog, peers, bare, aelog, ...), each step timed.
+
+A round trains every arm from the same seed on the same batches: step i of every arm, in
+a fresh random order each step (so no arm always follows the same one), then step i+1.
+A noisy machine's slow spells (two cores shared with other work) fall on all arms alike.
+aelog's cadence reads a clock that only runs during its own arm's steps (see
+``Arm.own_clock``), so it budgets against its own loop as it would training alone.
+Medians compare typical steps; each round's total against the same round's bare total
+compares whole runs, logging included.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from benchmarks.overhead.arms import ARMS, Arm
+from benchmarks.overhead.workloads import Batches, Workload
+
+STEADY_FROM = 100
+"""aelog logs densely for the first 100 steps by design; its budget governs what follows."""
+WARMUP_STEPS = 30
+WARMUP_SECONDS = 1.0
+"""untimed steps of a throwaway model first (30, or 1 s): the process's one-off costs."""
+
+
+@dataclass
+class ArmTiming:
+    name: str
+    label: str = ""
+    rounds: list[np.ndarray] = field(default_factory=list)
+    """wall time of each training step, one array per round."""
+    logged: set[int] = field(default_factory=set)
+    series: int = 0
+    output_bytes: int = 0
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and bool(self.rounds)
+
+
+@dataclass
+class Comparison:
+    """One arm against the bare loop over the same steps."""
+
+    median_ratio: float
+    """median step time over bare's: what a typical step costs."""
+    non_logging_ratio: float | None
+    """median over the steps where the arm did not log, against bare at those steps."""
+    total_ratio: float
+    """the whole run's time over bare's (see :func:`robust_total`)."""
+    steady_ratio: float | None
+    """the same from step STEADY_FROM on (after aelog's dense start)."""
+
+
+def robust_total(seconds: np.ndarray, logged: np.ndarray) -> float:
+    """A run's time with the machine's spikes filtered out of the steps that do not log.
+
+    Non-logging steps count at their median (a summed run of ~1 ms steps on a shared
+    machine moves by a few percent from one run to the next, hiding a 2% budget);
+    logging steps count in full, spikes included, so every cost of logging stays in.
+    """
+    quiet = seconds[~logged]
+    typical = float(np.median(quiet)) if len(quiet) else 0.0
+    return typical * len(quiet) + float(seconds[logged].sum())
+
+
+def compare(arm: ArmTiming, bare: ArmTiming) -> Comparison:
+    steps = len(arm.rounds[0])
+    logged_step = np.array([i in arm.logged for i in range(steps)], dtype=bool)
+    never = np.zeros(steps, dtype=bool)
+    mine, base = np.concatenate(arm.rounds), np.concatenate(bare.rounds)
+    quiet = ~np.tile(logged_step, len(arm.rounds))
+    non_logging = (
+        float(np.median(mine[quiet]) / np.median(base[quiet])) if quiet.any() else None
+    )
+
+    def ratio(start: int) -> float:
+        return float(np.median([
+            robust_total(a[start:], logged_step[start:]) / robust_total(b[start:], never[start:])
+            for a, b in zip(arm.rounds, bare.rounds, strict=False)
+        ]))
+
+    return Comparison(
+        median_ratio=float(np.median(mine) / np.median(base)),
+        non_logging_ratio=non_logging,
+        total_ratio=ratio(0),
+        steady_ratio=ratio(STEADY_FROM) if steps > STEADY_FROM else None,
+    )
+
+
+def _error_line(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}".splitlines()[0][:300]
+
+
+def warm_up(workload: Workload, workdir: str) -> None:
+    batches = Batches(workload, WARMUP_STEPS, seed=1)
+    arm = Arm(workload.model(seed=1), workdir, None)
+    started = time.perf_counter()
+    for step in range(WARMUP_STEPS):
+        arm.step(batches[step])
+        if time.perf_counter() - started > WARMUP_SECONDS:
+            break
+
+
+def _run_round(results: dict[str, ArmTiming], workload: Workload, batches: Batches,
+               every: int | None, workdir: str, seed: int, echo) -> None:
+    """Every arm from the same seed, interleaved step by step in a random order."""
+    arms: dict[str, Arm] = {}
+    for name, result in results.items():
+        if result.error is not None:
+            continue
+        try:
+            arms[name] = ARMS[name](workload.model(seed), workdir, every)
+            result.label = arms[name].label
+        except Exception as error:  # noqa: BLE001 - a peer that cannot start is reported
+            result.error = _error_line(error)
+            echo(f"    {name}: cannot start: {result.error}")
+    steps = len(batches)
+    seconds = {name: np.zeros(steps) for name in arms}
+    names = list(arms)
+    shuffle = np.random.default_rng(seed)
+    for step in range(steps):
+        x = batches[step]
+        for name in shuffle.permutation(names):
+            arm = arms.get(name)
+            if arm is None:
+                continue
+            try:
+                seconds[name][step] = arm.timed_step(x)
+            except Exception as error:  # noqa: BLE001
+                results[name].error = f"step {step}: {_error_line(error)}"
+                echo(f"    {name}: {results[name].error}")
+                del arms[name]
+    for name, arm in arms.items():
+        result = results[name]
+        try:
+            arm.close()
+        except Exception as error:  # noqa: BLE001
+            result.error = f"close: {_error_line(error)}"
+            continue
+        result.rounds.append(seconds[name])
+        result.logged = arm.logged_steps()
+        result.series = arm.series()
+        result.output_bytes = arm.output_bytes()
+
+
+def time_rounds(
+    workload: Workload, arm_names: list[str], steps: int, every: int | None, workdir: str,
+    rounds: int = 1, seed: int = 0, echo=print,
+) -> dict[str, ArmTiming]:
+    """Train every arm ``rounds`` times for ``steps`` steps; a failing arm keeps its error."""
+    batches = Batches(workload, steps, seed)
+    results = {name: ArmTiming(name) for name in arm_names}
+    warm_up(workload, os.path.join(workdir, "warmup"))
+    for round_index in range(rounds):
+        _run_round(results, workload, batches, every,
+                   os.path.join(workdir, f"round{round_index}"), seed, echo)
+    return results

@@ -1,0 +1,70 @@
+"""The overhead benchmark runs end to end on a tiny configuration, and its measures hold."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from benchmarks.overhead import report
+from benchmarks.overhead.__main__ import main
+from benchmarks.overhead.timing import STEADY_FROM, ArmTiming, compare, robust_total
+
+OTHER_SECTION = "## Someone else's benchmark\n\nkept as it is.\n"
+
+
+def test_runs_end_to_end_and_keeps_other_sections(tmp_path):
+    out = tmp_path / "RESULTS.md"
+    out.write_text("# Results\n\n" + OTHER_SECTION)
+    assert main([
+        "--workloads", "mlp_digits", "--arms", "bare,bare_control,aelog,tensorboard",
+        "--steps", str(STEADY_FROM + 30), "--every-step-steps", "4", "--memory-steps", "3",
+        "--out", str(out),
+    ]) == 0
+    text = out.read_text()
+    assert OTHER_SECTION in text and text.count(report.HEADING) == 1
+    section = text[text.index(report.HEADING):]
+    rows = [line for line in section.splitlines() if line.startswith("| aelog.watch")]
+    assert len(rows) == 2  # default cadence and log_every=1
+    default_row = rows[0].split("|")
+    assert int(default_row[8]) >= 28  # dense start: every step to 20, every 10th to 100
+    assert 0.5 < float(default_row[4]) < 2.0  # median step against bare: a real ratio
+    assert "SummaryWriter histograms every 100" in section
+    assert "| mlp_digits | aelog | 3, 30 |" in section
+    assert "per non-logging step" in section and "### GPU" in section
+
+    # a second run replaces the section instead of appending another one
+    assert main(["--workloads", "mlp_digits", "--arms", "bare,aelog", "--steps", "25",
+                 "--every-step-steps", "2", "--no-memory", "--out", str(out)]) == 0
+    assert out.read_text().count(report.HEADING) == 1 and OTHER_SECTION in out.read_text()
+
+
+def _timing(name: str, seconds: list[float], logged: set[int]) -> ArmTiming:
+    return ArmTiming(name, rounds=[np.array(seconds)], logged=logged)
+
+
+def test_compare_counts_logging_steps_in_full_and_ignores_spikes_elsewhere():
+    steps = STEADY_FROM + 100
+    bare = [1.0] * steps
+    bare[150] = 50.0  # a spike of the machine, not of the arm
+    arm = [1.0] * steps
+    arm[0] = arm[STEADY_FROM + 50] = 3.0  # two logging steps costing 2 extra each
+    result = compare(_timing("arm", arm, {0, STEADY_FROM + 50}), _timing("bare", bare, set()))
+    assert result.median_ratio == 1.0 and result.non_logging_ratio == 1.0
+    assert result.total_ratio == (steps + 4) / steps
+    assert result.steady_ratio == 102 / 100
+    assert robust_total(np.array(bare), np.zeros(steps, dtype=bool)) == steps
+
+
+def test_peer_arms_train_and_log_where_installed(tmp_path):
+    from benchmarks.overhead.peers import cockpit_status, wandb_status
+    from benchmarks.overhead.timing import time_rounds
+    from benchmarks.overhead.workloads import by_name
+
+    peers = [p.name for p in (wandb_status(), cockpit_status()) if p.available]
+    if not peers:
+        import pytest
+
+        pytest.skip("neither wandb nor cockpit-for-pytorch is installed")
+    timings = time_rounds(by_name("mlp_digits"), ["bare", *peers], 3, 1, str(tmp_path))
+    for name in peers:
+        assert timings[name].ok, timings[name].error
+        assert timings[name].logged == {0, 1, 2} and timings[name].output_bytes > 0
