@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from aelog import format as fmt
 from aelog.diagnosis import measures as m
-from aelog.diagnosis.context import outputs_look_like_logits
-from aelog.run_data import RunData
+from aelog.diagnosis.context import error_still_falling, outputs_look_like_logits
+from aelog.run_data import RunData, Series
 
 UNKNOWN = 0.5
 """shortfall assumed when neither output spread nor error was logged."""
@@ -27,11 +29,24 @@ def shortfall(run: RunData) -> float:
         last = float(error_series.values[-1])
         if not math.isfinite(last):
             return 1.0
+    # while the error is still falling the tail median lags (a plateau that just broke):
+    # where the run stands now is its latest points
+    falling, _, latest_error = error_still_falling(run)
     spread = m.tail_median(run, fmt.OUTPUT_VARIANCE_RATIO)
     if spread is not None:
+        if falling:
+            spread = max(spread, _latest(run.signal(fmt.OUTPUT_VARIANCE_RATIO)))
         parts.append(m.log_ramp(spread, 0.3, 0.05))
     error = m.tail_median(run, fmt.RELATIVE_ERROR)
     if error is not None:
+        if falling and latest_error is not None:
+            error = min(error, latest_error)
         best = m.tail_median(run, fmt.RANK_K_ERROR) or 0.0
         parts.append(m.ramp(error - best, 0.1, 0.4))
     return max(parts) if parts else UNKNOWN
+
+
+def _latest(series: Series) -> float:
+    """Median of the last two finite points (one noisy batch does not decide)."""
+    values = m.finite(series).values[-2:]
+    return float(np.median(values)) if values.size else 0.0

@@ -150,5 +150,6 @@ CAUSE = Cause(
     needs=(fmt.RELATIVE_ERROR, fmt.UPDATE_RATIO, fmt.NONFINITE_GRAD_FRACTION),
     fix="lower the learning rate 10x and clip gradients",
     score=_score,
-    consequence_of=("init_too_large",),
+    # weights started tiny: any step is a large share of their norm (update ratio inflated)
+    consequence_of=("init_too_large", "init_too_small"),
 )
