@@ -316,3 +316,34 @@ def test_a_single_late_validation_point_is_not_memorisation():
     signals = healthy_signals()
     signals[fmt.VAL_RELATIVE_ERROR] = np.where(STEPS < STEPS[-1], curve(1.1, 0.18), 0.6)
     assert "under_regularized" not in ranked(build(signals, healthy_layers()))
+
+
+def _tanh_run(mean_abs: float):
+    meta = healthy_metadata()
+    meta["model"]["activations"] = [{"name": "encoder.1", "type": "Tanh"}]
+    layers = healthy_layers()
+    layers["encoder.1"][fmt.LAYER_SATURATED_FRACTION] = np.full(N, 0.3)
+    layers["encoder.1"][fmt.LAYER_ACTIVATION_MEAN_ABS] = np.full(N, mean_abs)
+    signals = _collapsed_signals()
+    signals[fmt.INPUT_STD] = np.full(N, 40.0)
+    return build(signals, layers, meta)
+
+
+def test_saturation_seen_through_the_gradient_tanh_can_pass():
+    # E[1 - h^2] <= 1 - E|h|^2: mean |h| 0.98 lets at most 4% of the gradient through,
+    # even though fewer units are pinned for 95% of the batch than the pinned test wants.
+    assert "saturated_activation" in ranked(_tanh_run(0.98))
+    assert "saturated_activation" not in ranked(_tanh_run(0.5))
+
+
+def _vae_run(kl_per_dim: float):
+    signals = _collapsed_signals()
+    signals[fmt.KL_PER_DIM] = np.full(N, kl_per_dim)
+    signals[fmt.KL_MAX_DIM] = np.full(N, 2 * kl_per_dim)
+    signals[fmt.ACTIVE_UNITS_FRACTION] = np.ones(N)  # tiny mu spreads still pass Var > 0.01
+    return build(signals, healthy_layers(), healthy_metadata(is_vae=True))
+
+
+def test_posterior_collapse_from_a_total_kl_too_small_to_carry_the_input():
+    assert ranked(_vae_run(0.005))[:1] == ["posterior_collapse"]  # 8 dims: 0.04 nats in all
+    assert "posterior_collapse" not in ranked(_vae_run(1.0))
