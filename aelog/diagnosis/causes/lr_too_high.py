@@ -4,6 +4,8 @@ or swings wildly; weights change by a large share of their size every step.
 
 from __future__ import annotations
 
+import bisect
+
 import numpy as np
 
 from aelog import format as fmt
@@ -18,6 +20,10 @@ BIG_UPDATE = 0.05
 """weights moving by 5% of their norm per step: far past a stable step (~1e-3)."""
 EARLY_POINTS = 10
 """the first logged steps, where Adam's sign-like first updates show the step size bare."""
+
+LEVEL_QUANTILE = 0.2
+"""the error level reached so far, robust to a few lucky batches (a per-batch error of 4
+samples swings by 2x from sampling alone)."""
 
 
 def _nonfinite(run: RunData, facts: list[str]) -> tuple[float, int | None]:
@@ -75,10 +81,13 @@ def _divergence(run: RunData, facts: list[str]) -> tuple[float, int | None]:
         facts.append(f"relative error jumps from {m.fmt_num(start)} to {m.fmt_num(peak)} at "
                      f"step {int(error.steps[peak_index])}")
         strength, since = m.log_ramp(peak / max(start, 1e-12), 2, 10), int(error.steps[peak_index])
-    # wild oscillation: late points repeatedly jump to twice the best error reached so far
+    # wild oscillation: late points repeatedly jump to twice the level the run has reached.
+    # The level is a low quantile of the errors so far, not their minimum: on small batches
+    # the per-batch error is noisy, and one lucky batch must not make every later one a jump.
     late = m.tail(error, 0.5)
     if len(late) >= 5:
-        best = np.minimum.accumulate(values)[np.searchsorted(error.steps, late.steps)]
+        reached = _running_low_quantile(values, LEVEL_QUANTILE)
+        best = reached[np.searchsorted(error.steps, late.steps)]
         jumps = float(np.mean(late.values > 2 * best))
         if jumps >= 0.3 and float(np.median(late.values)) > 0.2:
             facts.append(f"relative error jumps above twice its best at "
@@ -86,6 +95,16 @@ def _divergence(run: RunData, facts: list[str]) -> tuple[float, int | None]:
             strength = max(strength, m.ramp(jumps, 0.3, 0.7))
             since = since if since is not None else int(late.steps[0])
     return strength, since
+
+
+def _running_low_quantile(values: np.ndarray, quantile: float) -> np.ndarray:
+    """For each point, the ``quantile`` of all values up to and including it."""
+    seen: list[float] = []
+    levels = np.empty(values.size)
+    for index, value in enumerate(values):
+        bisect.insort(seen, float(value))
+        levels[index] = seen[int(quantile * (len(seen) - 1))]
+    return levels
 
 
 def _big_updates(run: RunData, facts: list[str]) -> tuple[float, int | None]:
