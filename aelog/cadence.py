@@ -59,7 +59,7 @@ class Cadence:
             if plain > 0:
                 self._plain_step_seconds = _smooth(self._plain_step_seconds, plain)
         self._last_end, self._last_step = now, step
-        self.next_step = step + self.interval_after(step)
+        self.next_step = self._aligned_after(step, self.interval_after(step))
 
     def interval_after(self, step: int) -> int:
         if self.every is not None:
@@ -70,6 +70,20 @@ class Cadence:
             wanted = max(self._schedule(step), self._budget_interval())
             return max(1, min(self.early_interval, wanted))
         return max(self._schedule(step), self._budget_interval())
+
+    def _aligned_after(self, step: int, interval: int) -> int:
+        """The next logging step. With an adaptive cadence the interval is rounded to a
+        power of two and the step to a multiple of it, so runs whose measured costs differ
+        a little (two machines, two seeds) still log the same steps and their series line
+        up. Rounding goes up, except where that would break the schedule's promises (a
+        point every ``early_interval`` steps early on, at most ``max_interval`` apart)."""
+        if self.every is not None or interval <= 1:
+            return step + max(1, interval)
+        cap = self.early_interval if step + 1 < self.early_steps else self.max_interval
+        rounded = 1 << (interval - 1).bit_length()
+        if rounded > cap >= interval:
+            rounded = 1 << (cap.bit_length() - 1)
+        return (step // rounded + 1) * rounded
 
     def _schedule(self, step: int) -> int:
         return max(1, min(self.max_interval, math.ceil(self.growth * step)))
