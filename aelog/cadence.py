@@ -25,8 +25,9 @@ class Cadence:
     early_interval: int = 10
     early_steps: int = 100
     growth: float = 0.05
-    max_interval: int = 1000
-    """the longest gap the schedule alone allows; only the budget may stretch it further."""
+    max_interval: int = 1024
+    """the longest gap the schedule alone allows; only the budget may stretch it further
+    (a power of two, like every adaptive interval)."""
     clock: object = field(default=time.perf_counter, repr=False)
 
     next_step: int = 0

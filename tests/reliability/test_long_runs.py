@@ -120,4 +120,5 @@ def test_logging_every_step_stays_flat_in_memory_and_time(tmp_path, monkeypatch)
 def test_logging_every_step_over_10k_steps(tmp_path):
     figures = _long_run(tmp_path, 10_000, log_every=1)
     _check(figures, 2 * 50 * 2 * 2000)  # ~50 series x 4,000 points x 2 objects at most
-    assert figures["last_logging_s"] < 2 * figures["first_logging_s"] + 0.002, figures
+    # no growth with the run's length; loose, as in the test above: the CPU is shared
+    assert figures["last_logging_s"] < 3 * figures["first_logging_s"] + 0.005, figures

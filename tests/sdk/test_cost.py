@@ -94,7 +94,7 @@ def test_overhead_after_the_first_hundred_steps_stays_under_budget(log_cost):
 def test_cheap_logging_follows_a_log_spaced_schedule():
     logged, _ = _simulate(Cadence(budget=0.02), 100_000, step_seconds=1.0, log_seconds=1e-6)
     gaps = [b - a for a, b in zip(logged, logged[1:], strict=False)]
-    assert max(gaps) <= 1000  # max_interval: a late collapse is still seen
+    assert max(gaps) <= 1024  # max_interval: a late collapse is still seen
     assert 100 < len(logged) < 1000  # fits TensorBoard's 1,000-point scalar reservoir
 
 
