@@ -14,22 +14,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from tensorboard.compat.proto import event_pb2
-from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
+
+from aelog import record_crc
+from aelog.record_crc import masked_crc32c
 
 _HEADER = struct.Struct("<QI")
-
-try:  # a C implementation, when installed, lets us check every record's data too
-    import crc32c as _fast_crc32c  # type: ignore[import-not-found]
-
-    def _masked_data_crc(data: bytes) -> int | None:
-        crc = _fast_crc32c.crc32c(data)
-        return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
-
-except ImportError:  # the pure-Python CRC costs ~1 s per 10 MB: check lengths only
-
-    def _masked_data_crc(data: bytes) -> int | None:
-        return None
 _MAX_RECORD_BYTES = 64 << 20
+
+
+def _masked_data_crc(data) -> int | None:
+    """The record data's masked CRC, or None where only the slow CRC is at hand."""
+    return masked_crc32c(data) if record_crc.FAST else None
 
 
 @dataclass
