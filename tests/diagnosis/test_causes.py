@@ -365,3 +365,51 @@ def _noisy_error_run(oscillating: bool):
 def test_small_batch_noise_is_not_lr_too_high_but_oscillation_is():
     assert "lr_too_high" not in ranked(_noisy_error_run(oscillating=False))
     assert "lr_too_high" in ranked(_noisy_error_run(oscillating=True))
+
+
+def test_lr_too_low_when_tiny_steps_leave_the_error_nearly_where_it_started():
+    """A run too short for tiny steps to add up still shows them: the error gained < 10%."""
+    steps = np.arange(0, 300, 8)
+    n = len(steps)
+    signals = healthy_signals(steps)
+    signals[fmt.UPDATE_RATIO] = np.full(n, 8.4e-5)
+    signals[fmt.RELATIVE_ERROR] = np.linspace(3.5, 3.1, n)  # ~9% better: still flat
+    signals[fmt.OUTPUT_VARIANCE_RATIO] = np.full(n, 0.0017)
+    run = build(signals, healthy_layers(steps), steps=steps)
+    assert ranked(run)[:1] == ["lr_too_low"]
+    signals[fmt.RELATIVE_ERROR] = np.linspace(3.4, 1.7, n)  # halved: the steps do their job
+    assert "lr_too_low" not in ranked(build(signals, healthy_layers(steps), steps=steps))
+
+
+def _l1_penalty_signals(steps: np.ndarray, cosine: np.ndarray) -> dict:
+    """A penalty hidden in the loss: no weight decay configured, the gradient along the
+    weights at every step, the norm falling at every step, outputs at the mean."""
+    n = len(steps)
+    signals = healthy_signals(steps)
+    signals[fmt.GRAD_WEIGHT_COSINE] = cosine
+    signals[fmt.WEIGHT_NORM] = 10.6 * np.exp(-0.005 * steps)
+    signals[fmt.OUTPUT_VARIANCE_RATIO] = np.full(n, 1e-6)
+    signals[fmt.RELATIVE_ERROR] = np.linspace(4.4, 2.0, n)
+    return signals
+
+
+def test_over_regularized_from_a_steady_pull_before_the_weights_shrank_much():
+    steps = np.arange(0, 64, 4)
+    signals = _l1_penalty_signals(steps, np.full(len(steps), 0.4))
+    run = build(signals, healthy_layers(steps), steps=steps)
+    # the norm has lost only ~27% (the shrink alone would not say so yet)
+    assert ranked(run)[:1] == ["over_regularized"]
+    # the same shrinking with a pull that comes and goes: a loss settling, not a penalty
+    wobbly = np.where(np.arange(len(steps)) % 2 == 0, 0.4, -0.1)
+    signals = _l1_penalty_signals(steps, wobbly)
+    assert "over_regularized" not in ranked(build(signals, healthy_layers(steps), steps=steps))
+
+
+def test_big_first_adam_steps_alone_are_not_lr_too_high():
+    """lr=1e-2 on a small GRU: 12% first steps, outputs at the mean for a while, no NaN,
+    no jumps, no dead units. The steps are big; nothing says they hurt."""
+    signals = _collapsed_signals()
+    signals[fmt.UPDATE_RATIO] = np.where(STEPS < 30, 0.12, 0.02)
+    assert "lr_too_high" not in ranked(build(signals, healthy_layers()))
+    signals[fmt.UPDATE_RATIO] = np.where(STEPS < 30, 0.9, 0.3)  # the weights replaced each step
+    assert "lr_too_high" in ranked(build(signals, healthy_layers()))

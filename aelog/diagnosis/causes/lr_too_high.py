@@ -18,6 +18,10 @@ from aelog.run_data import RunData
 
 BIG_UPDATE = 0.05
 """weights moving by 5% of their norm per step: far past a stable step (~1e-3)."""
+HUGE_UPDATE = 1.0
+"""a step the size of the weights themselves: the step size alone is then the fault.
+Between BIG_UPDATE and this, big steps alone count little: Adam's first updates are lr
+over the weights' scale (~10% for lr=1e-2 on a small GRU) in runs that train well."""
 EARLY_POINTS = 10
 """the first logged steps, where Adam's sign-like first updates show the step size bare."""
 
@@ -127,7 +131,10 @@ def _big_updates(run: RunData, facts: list[str]) -> tuple[float, int | None]:
         return 0.0, None
     facts.append(f"steps move the weights by up to {m.fmt_num(100 * size)}% of their norm "
                  "(stable training: ~0.1-1%)")
-    strength = m.log_ramp(size, BIG_UPDATE, 0.5) * shortfall(run)
+    # large steps alone are no fault: Adam's first steps are sign-like, lr over the weights'
+    # size. They are one when the error does not come down under them.
+    strength = (m.log_ramp(size, 2 * BIG_UPDATE, HUGE_UPDATE) * shortfall(run)
+                * (1 - _improvement(run)))
     killed = _units_killed(run)
     if killed is not None and early_peak >= 0.5 * BIG_UPDATE:
         name, step = killed
@@ -135,6 +142,20 @@ def _big_updates(run: RunData, facts: list[str]) -> tuple[float, int | None]:
                      "right after these steps")
         strength = max(strength, 0.8)
     return strength, int(updates.steps[0])
+
+
+def _improvement(run: RunData) -> float:
+    """0 while the relative error stays near its start, 1 once it has fallen by half or more
+    (its level now: a low quantile of the latest points, robust to one noisy batch)."""
+    error = run.signal(fmt.RELATIVE_ERROR)
+    if error is None:
+        return 0.0
+    values = m.finite(error).values
+    if values.size < 4 or values[0] <= 0:
+        return 0.0
+    now = float(np.quantile(values[-5:], LEVEL_QUANTILE))
+    gained = (float(values[0]) - now) / float(values[0])
+    return m.ramp(gained, 0.2, 0.5)
 
 
 def _units_killed(run: RunData) -> tuple[str, int] | None:

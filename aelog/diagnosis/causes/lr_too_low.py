@@ -18,6 +18,9 @@ HORIZON = 1000
 """the shortest training run the estimate assumes."""
 FLAT_STEPS = 20
 """steps of a flat loss before a merely small step counts as too small."""
+FLAT_GAIN = 0.3
+"""a relative error that gained under this share since the start (fully under a third of
+it) is flat."""
 
 
 def _score(run: RunData) -> Evidence | None:
@@ -44,9 +47,11 @@ def _score(run: RunData) -> Evidence | None:
         gained = (start - end) / start
         flat = m.ramp(gained, 0.3, 0.05)
         facts.append(f"relative error {m.fmt_num(start)} at the start, {m.fmt_num(end)} at the end")
-        if flat >= 0.9 and steps >= FLAT_STEPS:
-            # the loss has not moved at all: small steps explain it even if not tiny
-            strength = max(strength, 0.7 * m.log_ramp(per_step, 1e-3, 1e-4))
+        if steps >= FLAT_STEPS:
+            # the error has gained under a tenth: steps that small explain it even if the
+            # run is too short for the weights to have barely moved overall
+            flat_loss = m.ramp(gained, FLAT_GAIN, FLAT_GAIN / 3)
+            strength = max(strength, 0.7 * flat_loss * m.log_ramp(per_step, 1e-3, 1e-4))
     strength *= flat
     if strength <= 0:
         return None

@@ -4,12 +4,14 @@ reconstruction loss, so weights shrink and outputs drift to the mean.
 
 from __future__ import annotations
 
+import numpy as np
+
 from aelog import format as fmt
 from aelog.diagnosis import measures as m
 from aelog.diagnosis import model_info as info
 from aelog.diagnosis.causes.base import Cause, Evidence
 from aelog.diagnosis.outcome import shortfall
-from aelog.run_data import RunData
+from aelog.run_data import RunData, Series
 
 WARMUP = 20
 """steps before the gradient's direction says anything about a penalty."""
@@ -37,9 +39,38 @@ def _pull(run: RunData, facts: list[str]) -> float:
             # with no decay configured, a loss can also pull along the weights while it
             # removes what a random init put there: only count it once weights shrink
             configured = (info.number(info.setting(run, "weight_decay")) or 0.0) > 0
-            weight = 1.0 if configured else m.ramp(_shrunk_share(run), 0.2, 0.45)
+            shrunk = _shrunk_share(run)
+            weight = 1.0 if configured else m.ramp(shrunk, 0.2, 0.45)
+            if not configured and _steady_pull(settled, run):
+                # a loss that only clears init noise pulls along the weights for a while;
+                # a penalty does it at every step while the norm falls at every step
+                weight = max(weight, m.ramp(shrunk, 0.05, 0.2))
             strength = max(strength, m.ramp(cosine, 0.15, 0.45) * weight)
     return strength
+
+
+STEADY_SHARE = 0.9
+"""share of the points after the warm-up that must show the pull (and the norm falling)."""
+STEADY_STEPS = 20
+"""steps after the warm-up the pull must have lasted."""
+
+
+def _steady_pull(cosine: Series, run: RunData) -> bool:
+    """The gradient has pointed along the weights at (nearly) every logged step since the
+    warm-up, for STEADY_STEPS steps or more, and the weight norm fell between (nearly)
+    every two logged steps: what a penalty does, and a loss settling from its init does not."""
+    cosine = m.finite(cosine)
+    norm = run.signal(fmt.WEIGHT_NORM)
+    if len(cosine) < 5 or norm is None:
+        return False
+    if int(cosine.steps[-1] - cosine.steps[0]) < STEADY_STEPS:
+        return False
+    norm = m.finite(norm).since(int(cosine.steps[0]))
+    if len(norm) < 5:
+        return False
+    falling = np.diff(norm.values) < 0
+    return (m.fraction_true(cosine.values > 0.2) >= STEADY_SHARE
+            and m.fraction_true(falling) >= STEADY_SHARE)
 
 
 def _shrunk_share(run: RunData) -> float:
