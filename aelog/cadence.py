@@ -6,6 +6,11 @@ that the interval grows with the step (``growth`` x step, points evenly spaced o
 axis) and is stretched further whenever the measured cost of a logging step, relative to
 a plain step, would take the overhead past ``budget``. Only logging steps are timed:
 plain-step time is the wall time between two logging steps minus the logging work.
+
+The budget covers all of aelog's cost: what the steps that do not log pay for its hooks
+(``quiet_step_seconds``, a few microseconds, which on a sub-millisecond step is a fair
+share of 2%) comes off the budget first, and a logging step costs whatever it added to
+its step, slower hooked layers included, not only the time spent in aelog's own code.
 """
 
 from __future__ import annotations
@@ -13,6 +18,10 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+
+QUIET_SHARE_CAP = 0.25
+"""logging keeps at least a quarter of the budget, even when plain steps are so short that
+the hooks' own cost would take it all (the schedule's cap still bounds the gaps)."""
 
 
 @dataclass
@@ -28,6 +37,10 @@ class Cadence:
     max_interval: int = 1024
     """the longest gap the schedule alone allows; only the budget may stretch it further
     (a power of two, like every adaptive interval)."""
+    quiet_step_seconds: float = 6e-6
+    """what a step that does not log pays aelog's hooks (PyTorch's hooked call path for the
+    model, two fast-path hook calls): 4-6 us on a 2-core x86 server
+    (``python -m benchmarks.overhead``, non-logging steps phase by phase)."""
     clock: object = field(default=time.perf_counter, repr=False)
 
     next_step: int = 0
@@ -49,9 +62,17 @@ class Cadence:
         """Plain integer comparison: what a non-logging step pays."""
         return step >= self.next_step
 
-    def logged_step(self, step: int, cost_seconds: float) -> None:
-        """Record a logging step's own cost and plan the next one."""
+    def logged_step(self, step: int, cost_seconds: float, span_seconds: float | None = None
+                    ) -> None:
+        """Record a logging step's cost and plan the next one.
+
+        ``cost_seconds`` is the time spent in aelog's code; ``span_seconds``, when given, the
+        wall time of the whole logging step (its forward to the end of logging): less a
+        plain step, what logging added to it, which may be more (hooked layers run PyTorch's
+        slower call path)."""
         now = self.clock()
+        if span_seconds is not None and self._plain_step_seconds:
+            cost_seconds = max(cost_seconds, span_seconds - self._plain_step_seconds)
         self.logged += 1
         self.logging_seconds += cost_seconds
         self._log_seconds = _smooth(self._log_seconds, cost_seconds)
@@ -90,10 +111,13 @@ class Cadence:
         return max(1, min(self.max_interval, math.ceil(self.growth * step)))
 
     def _budget_interval(self) -> int:
-        """Fewest steps between logs that keeps logging under the budget."""
+        """Fewest steps between logs that keeps logging under the budget, once the steps
+        that do not log have had their share (at most three quarters of it)."""
         if not self._log_seconds or not self._plain_step_seconds:
             return 1
-        return max(1, math.ceil(self._log_seconds / (self.budget * self._plain_step_seconds)))
+        allowed = self.budget * self._plain_step_seconds
+        room = max(allowed - self.quiet_step_seconds, QUIET_SHARE_CAP * allowed)
+        return max(1, math.ceil(self._log_seconds / room))
 
     def overhead(self, elapsed_seconds: float) -> float:
         """Share of ``elapsed_seconds`` spent logging."""

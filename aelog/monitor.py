@@ -55,6 +55,7 @@ from aelog.watch_args import (
 )
 from aelog.wrappers import averages_across_ranks, watch_target
 
+_grad_enabled = torch.is_grad_enabled
 _ACTIVE: weakref.WeakKeyDictionary[nn.Module, Monitor] = weakref.WeakKeyDictionary()
 """the open monitor of each watched model: a second watch() replaces it, never doubles hooks."""
 _WEIGHT_FINGERPRINTS = "weight fingerprints"
@@ -78,10 +79,11 @@ class Monitor:
       touched, module modes restored after the identity check's eval forward;
     * a failing probe (an exception, an output we cannot read) warns once and is switched
       off; a failing writer (disk full) warns once and stops writing; training goes on;
-    * a step that does not log meets one forward pre-hook, one optimizer post-hook and one
-      gradient hook on a single parameter (to count skipped steps); layer hooks exist
-      during logging steps only; each is a few Python comparisons: no tensor operation,
-      no allocation, no host-device synchronisation;
+    * a step that does not log meets one forward pre-hook and one optimizer post-hook
+      (plus, in a loop seen to skip steps or to use a GradScaler, a gradient hook on one
+      parameter that counts skipped steps); layer hooks exist during logging steps only;
+      each is a few Python comparisons: no tensor operation, no allocation, no
+      host-device synchronisation;
     * every record is written with one ``os.write`` as it is produced, so ``close()``
       (also run at exit) only flushes, and a killed process loses nothing already logged.
     """
@@ -143,7 +145,11 @@ class Monitor:
         self._closed = False
 
         self.step = 0
+        self._quiet = False
+        """a plain step between logging steps, on the hooks' fast path (see _refresh_quiet)."""
+        self._plain_steps = False
         self._logging = self.cadence.should_log(0)
+        self._capture_started: float | None = None
         self._capturing = False
         self._captured = False
         self._in_probe = False
@@ -180,6 +186,8 @@ class Monitor:
         self._sync = distributed.rank_sync(  # DDP: rank 0 writes, whole-batch stats over ranks
             self.optimizer, lambda step: step + self.cadence.interval_after(step), self._guard,
             lambda stats: self._pending.update(stats))
+        self._plain_steps = len(self.optimizers) == 1 and self._sync is None
+        self._refresh_quiet()
         _ACTIVE[model] = self
         atexit.register(self.close)
         if self._compiled:
@@ -281,10 +289,29 @@ class Monitor:
         while handles:
             handles.pop().remove()
 
+    @property
+    def _logging(self) -> bool:
+        """This step logs."""
+        return self._logging_now
+
+    @_logging.setter
+    def _logging(self, value: bool) -> None:
+        self._logging_now = value
+        self._refresh_quiet()
+
+    def _refresh_quiet(self) -> None:
+        """A step that does not log, in a loop of one optimizer stepping once per step (no
+        DDP rank sync) and no skip watch armed, has nothing for the hooks to do but count
+        the step: they take a fast path of a few attribute reads."""
+        self._quiet = (self._plain_steps and not self._logging_now
+                       and (self._skips is None or not self._skips.armed))
+
     def _is_training_forward(self, module: nn.Module) -> bool:
         return module.training and torch.is_grad_enabled()
 
     def _on_forward_start(self, module: nn.Module, args: tuple) -> None:
+        if self._quiet and module.training and _grad_enabled():
+            return  # a training forward between logging steps
         if self._closed or self._in_probe:
             return
         try:
@@ -303,8 +330,12 @@ class Monitor:
 
     def _training_batch(self, args: tuple) -> None:
         """A training batch enters the model: count skipped steps, open a capture if logging."""
-        if self._skips is not None and self._skips.check() and self._logging:
-            self._discard_capture()  # that batch's step never happened: measure the next one
+        if self._skips is not None:
+            if self._skips.check() and self._logging:
+                self._discard_capture()  # that batch's step never happened: measure the next
+            if not self._logging:
+                self._skips.rest()
+                self._refresh_quiet()
         if self.optimizer is None:
             self._next_step_without_optimizer()
         if self._logging and not self._captured:
@@ -333,10 +364,13 @@ class Monitor:
 
     def _start_capture(self, args: tuple) -> None:
         started = time.perf_counter()
+        self._capture_started = started
         self._capturing = True
         inputs = first_tensor(args, {})
         self._batch_hint = int(inputs.shape[0]) if inputs is not None and inputs.dim() else None
         self._attach_capture_hooks()
+        if self._skips is not None:
+            self._skips.arm()  # a skip would void this step's measurement: watch for one
         if self.optimizer is None:
             self._guard.run("optimizer", self._start_measure_without_optimizer)
         elif not self._ranks_average_gradients:
@@ -397,6 +431,12 @@ class Monitor:
         self._cost += time.perf_counter() - started
 
     def _after_step(self, optimizer, args, kwargs) -> None:
+        if self._quiet:  # a step between logging steps: count it, and see if the next logs
+            self.step += 1
+            if self.step >= self.cadence.next_step:
+                self._logging = True
+                self._attach_step_hooks()
+            return
         if self._closed:
             return
         if self._skips is not None:
@@ -604,6 +644,8 @@ class Monitor:
         scaler = find_grad_scaler()
         self._measure.loss_scale = step_scale(optimizer, scaler)
         self._measure.skipped_inside = skipped_inside_step(optimizer)
+        if self._measure.loss_scale is not None and self._skips is not None:
+            self._skips.watch_always()  # mixed precision skips steps by design
         optimizer_probe.read_gradients(self._params, self._measure)
         if self._skips is not None:
             self._skips.follow_gradients([item.tensor for item in self._params])
@@ -674,7 +716,10 @@ class Monitor:
             and self._logged_steps % self._diagnose_every == 0
         ):
             diagnosis = self._guard.run("diagnosis", self._alert.diagnose, self.run_data())
-        self.cadence.logged_step(step, self._cost + time.perf_counter() - started)
+        now = time.perf_counter()
+        span = None if self._capture_started is None else now - self._capture_started
+        self._capture_started = None
+        self.cadence.logged_step(step, self._cost + now - started, span)
         return diagnosis
 
     def _compute_step(self, step: int) -> dict[str, float]:

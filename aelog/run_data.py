@@ -27,11 +27,13 @@ class Series:
         v = np.asarray(list(values), dtype=np.float64)
         if s.size == 0:
             return Series(s, v)
-        order = np.argsort(s, kind="stable")
-        s, v = s[order], v[order]
-        # A step written twice (a resumed run) keeps its last value.
-        keep = np.append(s[1:] != s[:-1], True)
-        return Series(s[keep], v[keep])
+        if s.size > 1 and not bool(np.all(s[1:] > s[:-1])):  # as written, steps only rise
+            order = np.argsort(s, kind="stable")
+            s, v = s[order], v[order]
+            # A step written twice (a resumed run) keeps its last value.
+            keep = np.append(s[1:] != s[:-1], True)
+            s, v = s[keep], v[keep]
+        return Series(s, v)
 
     def __len__(self) -> int:
         return int(self.steps.size)

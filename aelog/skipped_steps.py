@@ -1,13 +1,19 @@
 """Count optimizer steps the loop skipped (a GradScaler on inf/NaN gradients, a NaN guard).
 
-A skipped step never calls ``optimizer.step``, so no step hook sees it. What can be seen,
-at no cost: backward produced gradients (a Python hook on one parameter counts backwards)
-and, by the next training forward, they were cleared (``zero_grad`` sets them to None)
-without a step in between. Gradient accumulation keeps its gradients, so it is never
-mistaken for a skip; two forwards before one backward are not either.
+A skipped step never calls ``optimizer.step``, so no step hook sees it. What can be seen:
+backward produced gradients (a Python hook on one parameter counts backwards) and, by
+the next training forward, they were cleared (``zero_grad`` sets them to None) without a
+step in between. Gradient accumulation keeps its gradients, so it is never mistaken for a
+skip; two forwards before one backward are not either.
 
-Blind spot: ``zero_grad(set_to_none=False)`` zeroes in place; telling that apart from
-accumulation would need a tensor read on every step, so such skips go uncounted.
+The hook is a Python call from autograd on every backward, so it is armed only where a
+skip matters or can be expected: for each logging step (whose measurement a skip would
+void) and, for good, once the loop is seen to skip or to use a GradScaler (mixed
+precision skips steps by design). A plain loop pays nothing for it between logging steps.
+
+Blind spots: ``zero_grad(set_to_none=False)`` zeroes in place; telling that apart from
+accumulation would need a tensor read on every step, so such skips go uncounted; so do
+skips between logging steps of a loop that has shown no scaler and no skip yet.
 """
 
 from __future__ import annotations
@@ -19,17 +25,37 @@ class SkippedSteps:
     def __init__(self, params: list[torch.Tensor]) -> None:
         self.count = 0
         self.handles: list = []
+        self.always = False
+        """watch every step: the loop skips steps, or uses a GradScaler."""
         self._backwards = 0
         self._sentinel: torch.Tensor | None = None
         trainable = [p for p in params if p.requires_grad]
         if trainable:
-            self._watch(trainable[0])
+            self._sentinel = trainable[0]
 
-    def _watch(self, param: torch.Tensor) -> None:
+    @property
+    def armed(self) -> bool:
+        return bool(self.handles)
+
+    def arm(self) -> None:
+        """Count backwards from now on (a logging step starts)."""
+        if not self.handles and self._sentinel is not None:
+            self.handles.append(
+                self._sentinel.register_post_accumulate_grad_hook(self._on_backward))
+
+    def rest(self) -> None:
+        """Between logging steps: stop counting, unless the loop is known to skip."""
+        if not self.always:
+            self._disarm()
+
+    def watch_always(self) -> None:
+        self.always = True
+        self.arm()
+
+    def _disarm(self) -> None:
         while self.handles:
             self.handles.pop().remove()
-        self._sentinel = param
-        self.handles.append(param.register_post_accumulate_grad_hook(self._on_backward))
+        self._backwards = 0
 
     def _on_backward(self, param: torch.Tensor) -> None:
         self._backwards += 1
@@ -43,6 +69,7 @@ class SkippedSteps:
         if self._backwards and self._sentinel is not None and self._sentinel.grad is None:
             self._backwards = 0
             self.count += 1
+            self.watch_always()  # this loop skips steps: count every one from now on
             return True
         return False
 
@@ -52,5 +79,9 @@ class SkippedSteps:
             return
         for param in params:
             if param.requires_grad and param.grad is not None:
-                self._watch(param)
+                armed = self.armed
+                self._disarm()
+                self._sentinel = param
+                if armed:
+                    self.arm()
                 return

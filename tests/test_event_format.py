@@ -74,3 +74,14 @@ def test_stock_tensorboard_reads_our_files(tmp_path):
     assert fmt.METADATA_TAG in tags["tensors"]
     content = acc.PluginTagToContent(fmt.PLUGIN_NAME)
     assert fmt.parse_plugin_content(content[fmt.METADATA_TAG])["kind"] == "run_metadata"
+
+
+def test_series_are_sorted_by_step_and_a_step_written_twice_keeps_its_last_value():
+    from aelog.run_data import Series
+
+    rising = Series.from_points([0, 1, 5], [1.0, 2.0, 3.0])
+    assert rising.steps.tolist() == [0, 1, 5] and rising.values.tolist() == [1.0, 2.0, 3.0]
+    resumed = Series.from_points([0, 5, 10, 5, 6], [1.0, 2.0, 3.0, 9.0, 8.0])
+    assert resumed.steps.tolist() == [0, 5, 6, 10]
+    assert resumed.values.tolist() == [1.0, 9.0, 8.0, 3.0]
+    assert len(Series.from_points([], [])) == 0

@@ -1,7 +1,7 @@
 """One object per way of logging a training loop: bare, aelog, and each peer.
 
 Every arm owns its own copy of the model (same seed) and optimizer, and trains it one step
-at a time on the batch it is given, so the timing loop can interleave arms step by step.
+at a time on the batch it is given, so the timing loop can interleave arms in short blocks.
 Peers log what people write by hand or what their docs suggest: histograms of every
 parameter and gradient (TensorBoard, wandb) or Cockpit's "economy" instruments.
 """
@@ -105,7 +105,7 @@ class AelogArm(Arm):
         super().__init__(model, workdir, every)
         self.monitor = aelog.watch(model, self.optimizer, logdir=self.workdir, run_name="run",
                                    log_every=every)
-        # The timing loop interleaves arms step by step; the cadence budgets logging against
+        # The timing loop interleaves arms in blocks; the cadence budgets logging against
         # this loop's own step time, as it would were this loop training alone.
         self.monitor.cadence.clock = self.own_clock
         self.label = "aelog.watch (default cadence)" if every is None else (

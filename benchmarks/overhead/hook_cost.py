@@ -2,8 +2,8 @@
 
 A step-time ratio cannot resolve a few microseconds on a shared machine; timing each
 phase (zero_grad, forward + loss, backward, optimizer step) of many non-logging steps,
-interleaved in a random order with three bare copies of the same loop, can. The spread of
-the bare copies is the noise floor.
+interleaved in blocks of BLOCK_STEPS steps in a random order with three bare copies of
+the same loop, can. The spread of the bare copies is the noise floor.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import numpy as np
 import torch.nn.functional as F
 
 from benchmarks.overhead.arms import Arm
+from benchmarks.overhead.timing import BLOCK_STEPS
 from benchmarks.overhead.workloads import Batches, Workload
 
 PHASES = ("zero_grad", "forward", "backward", "step")
@@ -48,12 +49,13 @@ def quiet_step_cost(workload: Workload, steps: int = 3000, seed: int = 0) -> dic
         for step in range(30):  # step 0 logs; none after it does
             for arm in arms.values():
                 arm.step(batches[step])
+        steps -= steps % BLOCK_STEPS
         seconds = {name: np.zeros((steps, len(PHASES))) for name in names}
         shuffle = np.random.default_rng(seed)
-        for step in range(steps):
-            x = batches[step % len(batches)]
+        for start in range(0, steps, BLOCK_STEPS):
             for name in shuffle.permutation(names):
-                seconds[name][step] = _phases(arms[name], x)
+                for step in range(start, start + BLOCK_STEPS):
+                    seconds[name][step] = _phases(arms[name], batches[step % len(batches)])
         monitor.close()
     medians = {name: np.median(s, axis=0) for name, s in seconds.items()}
     bare = np.median([medians[f"bare{i}"] for i in range(BARE_COPIES)], axis=0)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from benchmarks.overhead.peers import PeerStatus
-from benchmarks.overhead.timing import STEADY_FROM, ArmTiming, Comparison, compare
+from benchmarks.overhead.timing import BLOCK_STEPS, STEADY_FROM, ArmTiming, Comparison, compare
 from benchmarks.results_file import RESULTS, replace_section
 
 HEADING = "## Overhead: aelog against the bare loop and its peers (benchmarks/overhead)"
@@ -193,8 +193,9 @@ def render(results: list[WorkloadResult], context: dict, peers: list[PeerStatus]
         f"{context['seconds']:.0f} s in all. torch {context['torch']}, 1 thread.",
         "",
         "How it is measured: every arm trains its own copy of the model (same seed, same "
-        "batches, Adam, MSE, batch 128), all arms interleaved step by step in a fresh random "
-        "order each step, each step timed on its own, after a short warm-up. aelog's cadence "
+        "batches, Adam, MSE, batch 128), all arms interleaved in blocks of "
+        f"{BLOCK_STEPS} steps in a fresh random order each block (warm caches, as in a real "
+        "loop), each step timed on its own, after a short warm-up. aelog's cadence "
         "budgets against a clock that runs only during its own arm's steps, as it would "
         "alone. *median / bare*: median step time over bare's. *whole run*: the run's time "
         "over bare's, counting non-logging steps at their median (summed ~1 ms steps move "

@@ -1,7 +1,8 @@
-"""Arms interleaved step by step (bare, aelog, peers, bare, aelog, ...), each step timed.
+"""Arms interleaved in short blocks (bare, aelog, peers, bare, ...), each step timed.
 
-A round trains every arm from the same seed on the same batches: step i of every arm, in
-a fresh random order each step (so no arm always follows the same one), then step i+1.
+A round trains every arm from the same seed on the same batches: steps i..i+9 of every
+arm, in a fresh random order each block (so no arm always follows the same one), then
+the next block.
 A noisy machine's slow spells (two cores shared with other work) fall on all arms alike.
 aelog's cadence reads a clock that only runs during its own arm's steps (see
 ``Arm.own_clock``), so it budgets against its own loop as it would training alone.
@@ -22,6 +23,11 @@ from benchmarks.overhead.workloads import Batches, Workload
 
 STEADY_FROM = 100
 """aelog logs densely for the first 100 steps by design; its budget governs what follows."""
+BLOCK_STEPS = 10
+"""arms take turns in blocks of this many consecutive steps: a real loop runs the same
+code step after step (warm caches); switching models at every step would charge every
+arm's Python code a cold start the user never pays. A block of the MLP is ~10 ms, short
+enough that the machine's slow spells still fall on all arms alike."""
 WARMUP_STEPS = 30
 WARMUP_SECONDS = 1.0
 """untimed steps of a throwaway model first (30, or 1 s): the process's one-off costs."""
@@ -109,7 +115,7 @@ def warm_up(workload: Workload, workdir: str) -> None:
 
 def _run_round(results: dict[str, ArmTiming], workload: Workload, batches: Batches,
                every: int | None, workdir: str, seed: int, echo) -> None:
-    """Every arm from the same seed, interleaved step by step in a random order."""
+    """Every arm from the same seed, interleaved block by block in a random order."""
     arms: dict[str, Arm] = {}
     for name, result in results.items():
         if result.error is not None:
@@ -124,18 +130,18 @@ def _run_round(results: dict[str, ArmTiming], workload: Workload, batches: Batch
     seconds = {name: np.zeros(steps) for name in arms}
     names = list(arms)
     shuffle = np.random.default_rng(seed)
-    for step in range(steps):
-        x = batches[step]
+    for start in range(0, steps, BLOCK_STEPS):
         for name in shuffle.permutation(names):
-            arm = arms.get(name)
-            if arm is None:
-                continue
-            try:
-                seconds[name][step] = arm.timed_step(x)
-            except Exception as error:  # noqa: BLE001
-                results[name].error = f"step {step}: {_error_line(error)}"
-                echo(f"    {name}: {results[name].error}")
-                del arms[name]
+            for step in range(start, min(steps, start + BLOCK_STEPS)):
+                arm = arms.get(name)
+                if arm is None:
+                    break
+                try:
+                    seconds[name][step] = arm.timed_step(batches[step])
+                except Exception as error:  # noqa: BLE001
+                    results[name].error = f"step {step}: {_error_line(error)}"
+                    echo(f"    {name}: {results[name].error}")
+                    del arms[name]
     for name, arm in arms.items():
         result = results[name]
         try:

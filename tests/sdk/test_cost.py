@@ -136,3 +136,41 @@ def test_slightly_different_costs_log_the_same_steps():
     assert a == b
     late = [s for s in a if s >= 100]
     assert late and all(s % 8 == 0 for s in late)
+
+
+def test_what_quiet_steps_pay_comes_off_the_budget():
+    """A 0.5 ms step pays 6 us of hooks when it does not log: that is 1.2% of it, so
+    logging may take only what is left of the 2%, and the whole stays under budget."""
+    step_seconds, quiet, log_cost, steps = 0.0005, 6e-6, 0.005, 200_000
+    cadence = Cadence(budget=0.02, quiet_step_seconds=quiet)
+    clock = [0.0]
+    cadence.clock = lambda: clock[0]
+    late_cost = 0.0
+    for step in range(steps):
+        clock[0] += step_seconds
+        if cadence.should_log(step):
+            clock[0] += log_cost
+            late_cost += log_cost if step >= 100 else 0.0
+            cadence.logged_step(step, log_cost)
+        else:
+            clock[0] += quiet
+            late_cost += quiet if step >= 100 else 0.0
+    assert late_cost / ((steps - 100) * step_seconds) <= 0.02
+    # without the quiet share the same schedule would overrun: the accounting matters
+    naive = Cadence(budget=0.02, quiet_step_seconds=0.0)
+    logged, _ = _simulate(naive, steps, step_seconds + quiet, log_cost)
+    naive_cost = sum(log_cost for s in logged if s >= 100) + quiet * (steps - 100)
+    assert naive_cost / ((steps - 100) * step_seconds) > 0.02
+
+
+def test_a_logging_step_costs_what_it_added_to_its_step():
+    """Hooked layers slow the user's own forward on a logging step: the step's whole span,
+    less a plain step, is its cost when that is more than aelog's own code took."""
+    cadence = Cadence(budget=0.02)
+    clock = [0.0]
+    cadence.clock = lambda: clock[0]
+    for step in range(0, 300, 10):  # plain steps of 1 ms, logging adds 3 ms, 1 ms of it ours
+        clock[0] += 0.010 + 0.003
+        cadence.logged_step(step, 0.001, span_seconds=0.001 + 0.003)
+    assert cadence._log_seconds == pytest.approx(0.003, rel=0.05)
+    assert cadence._plain_step_seconds == pytest.approx(0.001, rel=0.05)
