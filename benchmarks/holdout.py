@@ -30,7 +30,7 @@ from torch import nn
 
 import aelog
 from aelog.diagnosis.engine import diagnose_run
-from aelog.diagnosis.replay import first_flagged_step
+from aelog.diagnosis.replay import first_flagged_step, prefix
 from aelog.runs import load_runs
 from benchmarks.results_file import replace_section
 
@@ -553,6 +553,17 @@ def verdict(scenario: HoldoutScenario, result: dict) -> str:
     return "top-2" if scenario.cause in ranked[:2] else "MISS"
 
 
+def first_flag(run) -> str | None:
+    """Where the engine, replayed on each logged prefix, first left "healthy", and what it
+    said then (the console warns only when it names a cause)."""
+    step = first_flagged_step(run, diagnose_run)
+    if step is None:
+        return None
+    then = diagnose_run(prefix(run, step))
+    causes = ", ".join(c.id for c in then.causes) or "no cause named, so no console warning"
+    return f"{then.status} at step {step} ({causes})"
+
+
 HEADING = "## Hold-out scenarios"
 
 
@@ -591,7 +602,7 @@ def main() -> int:
             print(f"trained {scenario.name} in {time.perf_counter() - t0:.1f} s",
                   file=sys.stderr)
         results = diagnose_cli(logdir)
-        live = {run.name: first_flagged_step(run, diagnose_run) for run in load_runs(logdir)}
+        live = {run.name: first_flag(run) for run in load_runs(logdir)}
     rows, hits = [], {"top-1": 0, "top-2": 0, "defects": 0, "false": 0, "healthy": 0, "live": 0}
     for scenario in SCENARIOS:
         result = results[scenario.name.replace("/", "__")]
@@ -603,7 +614,7 @@ def main() -> int:
             hits["false"] += outcome != "ok"
             hits["live"] += flagged is not None
             if flagged is not None:
-                outcome += f"; live warning at step {flagged}"
+                outcome += f"; flagged while training: {flagged}"
         else:
             hits["defects"] += 1
             hits["top-1"] += outcome == "top-1"

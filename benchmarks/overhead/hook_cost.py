@@ -3,7 +3,9 @@
 A step-time ratio cannot resolve a few microseconds on a shared machine; timing each
 phase (zero_grad, forward + loss, backward, optimizer step) of many non-logging steps,
 interleaved in blocks of BLOCK_STEPS steps in a random order with three bare copies of
-the same loop, can. The spread of the bare copies is the noise floor.
+the same loop, can. The spread of the bare copies is the noise floor. A fifth copy carries
+PyTorch no-op hooks where aelog has its own (a forward pre-hook on the model, an optimizer
+step post-hook): what any hook-based tool pays there before running a line of its own.
 """
 
 from __future__ import annotations
@@ -41,11 +43,13 @@ def quiet_step_cost(workload: Workload, steps: int = 3000, seed: int = 0) -> dic
     import aelog
 
     batches = Batches(workload, 100, seed)
-    names = ["aelog"] + [f"bare{i}" for i in range(BARE_COPIES)]
+    names = ["aelog", "noop_hooks"] + [f"bare{i}" for i in range(BARE_COPIES)]
     with tempfile.TemporaryDirectory(prefix="aelog-bench-quiet-") as logdir:
         arms = {name: Arm(workload.model(seed), logdir, None) for name in names}
         monitor = aelog.watch(arms["aelog"].model, arms["aelog"].optimizer, logdir=logdir,
                               log_every=10**9, on_collapse=None)
+        arms["noop_hooks"].model.register_forward_pre_hook(lambda module, args: None)
+        arms["noop_hooks"].optimizer.register_step_post_hook(lambda opt, args, kwargs: None)
         for step in range(30):  # step 0 logs; none after it does
             for arm in arms.values():
                 arm.step(batches[step])
@@ -62,6 +66,7 @@ def quiet_step_cost(workload: Workload, steps: int = 3000, seed: int = 0) -> dic
     spread = np.max([np.abs(medians[f"bare{i}"] - bare) for i in range(BARE_COPIES)], axis=0)
     return {
         "extra": dict(zip(PHASES, (medians["aelog"] - bare).tolist(), strict=True)),
+        "noop_extra": dict(zip(PHASES, (medians["noop_hooks"] - bare).tolist(), strict=True)),
         "bare_spread": dict(zip(PHASES, spread.tolist(), strict=True)),
         "bare_step": float(bare.sum()),
         "steps": steps,

@@ -44,6 +44,20 @@ class WorkloadResult:
     """a non-logging step phase by phase: aelog's extra seconds (see hook_cost)."""
 
 
+def _phase_line(hooks: dict) -> str:
+    """The phase-by-phase measure of non-logging steps, with its reference arms."""
+    extra, spread, noop = hooks["extra"], hooks["bare_spread"], hooks["noop_extra"]
+    total, floor, step = sum(extra.values()), sum(spread.values()), hooks["bare_step"]
+    return (
+        f"phase by phase over {hooks['steps']:,} steps beside three bare copies, aelog's "
+        f"non-logging step takes {total * 1e6:+.1f} us ({total / step:+.1%} of "
+        f"{step * 1e3:.2f} ms; bare copies +-{floor * 1e6:.1f} us); PyTorch no-op hooks at the "
+        f"same two places take {sum(noop.values()) * 1e6:+.1f} us: "
+        + ", ".join(f"{k} {extra[k] * 1e6:+.1f} us (no-op hooks {noop[k] * 1e6:+.1f}, bare "
+                    f"copies +-{spread[k] * 1e6:.1f})" for k in extra)
+    )
+
+
 def _ratio(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
@@ -133,28 +147,14 @@ def verdicts(results: list[WorkloadResult]) -> list[str]:
                 )
                 quiet = aelog.non_logging_ratio
                 same = quiet is not None and abs(quiet - 1) <= noise + NOISE_ALLOWANCE
-                hooks = ""
-                if result.hooks:
-                    extra, spread = result.hooks["extra"], result.hooks["bare_spread"]
-                    total = sum(extra.values())
-                    hooks = (
-                        f"; phase by phase over {result.hooks['steps']:,} steps beside three "
-                        f"bare copies, aelog adds {total * 1e6:.1f} us per non-logging step "
-                        f"({total / result.hooks['bare_step']:.1%} of "
-                        f"{result.hooks['bare_step'] * 1e3:.2f} ms): "
-                        + ", ".join(f"{k} {v * 1e6:+.1f} us (bare copies +-{spread[k] * 1e6:.1f})"
-                                    for k, v in extra.items())
-                    )
-                if result.hooks:  # the finer measure decides when it was taken
-                    extra = sum(result.hooks["extra"].values())
-                    floor = sum(result.hooks["bare_spread"].values())
-                    same = same and extra <= max(floor, NOISE_ALLOWANCE * result.hooks["bare_step"])
                 lines.append(
                     f"{prefix} non-logging steps {_ratio(quiet)} of bare, two identical bare "
                     f"loops {_ratio(control.non_logging_ratio if control else None)}: "
                     f"{'indistinguishable' if same else 'DISTINGUISHABLE'} "
-                    f"(allowance: noise floor + {NOISE_ALLOWANCE:.0%}){hooks}."
+                    f"(allowance: noise floor + {NOISE_ALLOWANCE:.0%})."
                 )
+                if result.hooks:
+                    lines.append(f"{prefix} {_phase_line(result.hooks)}")
             if not peers:
                 continue
             ahead = {n: v.total_ratio for n, v in peers.items()}

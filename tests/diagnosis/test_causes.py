@@ -413,3 +413,20 @@ def test_big_first_adam_steps_alone_are_not_lr_too_high():
     assert "lr_too_high" not in ranked(build(signals, healthy_layers()))
     signals[fmt.UPDATE_RATIO] = np.where(STEPS < 30, 0.9, 0.3)  # the weights replaced each step
     assert "lr_too_high" in ranked(build(signals, healthy_layers()))
+
+
+def test_posterior_collapse_is_named_sooner_when_the_kl_is_pushed_tenfold_below_its_start():
+    steps = np.arange(0, 17)
+    n = len(steps)
+    meta = healthy_metadata(is_vae=True)
+    signals = healthy_signals(steps)
+    signals[fmt.OUTPUT_VARIANCE_RATIO] = np.full(n, 0.02)
+    signals[fmt.RELATIVE_ERROR] = np.full(n, 1.0)
+    signals[fmt.ACTIVE_UNITS_FRACTION] = np.where(steps < 12, 0.8, 0.0)
+    signals[fmt.KL_PER_DIM] = np.geomspace(0.1, 0.003, n)
+    signals[fmt.KL_MAX_DIM] = np.geomspace(0.2, 0.009, n)  # below 0.1 nats from step 5 on
+    assert "posterior_collapse" in ranked(build(signals, healthy_layers(steps), meta, steps))
+    # a fresh VAE whose KL hovers low, not pushed down: 11 steps is too early to say
+    signals[fmt.KL_MAX_DIM] = np.full(n, 0.06)
+    signals[fmt.KL_PER_DIM] = np.full(n, 0.03)
+    assert "posterior_collapse" not in ranked(build(signals, healthy_layers(steps), meta, steps))

@@ -17,6 +17,21 @@ CODE_INFORMATION = 1.0
 """nats (~1.4 bits) of total KL below which the code cannot carry much about the input."""
 PERSIST_STEPS = 20
 """steps the KL must stay near zero: a healthy VAE's KL rises within a few steps."""
+DEEP_KL = 0.01
+"""nats in the largest dimension: no dimension tells inputs apart."""
+
+
+def _persistence(run: RunData) -> int:
+    """Steps the KL must stay low. Half of PERSIST_STEPS when even the largest dimension's
+    KL has fallen tenfold from its peak to under DEEP_KL nats: a posterior being pushed
+    onto the prior, not a fresh VAE whose KL has yet to rise (that one hovers, then grows)."""
+    largest = run.signal(fmt.KL_MAX_DIM)
+    if largest is None:
+        return PERSIST_STEPS
+    values = m.finite(largest).values
+    if values.size and values[-1] <= DEEP_KL and values.max() >= 10 * values[-1]:
+        return PERSIST_STEPS // 2
+    return PERSIST_STEPS
 
 
 def _score(run: RunData) -> Evidence | None:
@@ -53,7 +68,7 @@ def _score(run: RunData) -> Evidence | None:
     series = run.signal(fmt.KL_MAX_DIM) or run.signal(fmt.KL_PER_DIM)
     series = series if series is not None else run.signal(fmt.ACTIVE_UNITS_FRACTION)
     since = m.since_step(series, series.values <= 0.1)  # nats, or share of active units
-    if since is None or int(series.steps[-1]) - since < PERSIST_STEPS:
+    if since is None or int(series.steps[-1]) - since < _persistence(run):
         return None
     facts.append(f"since step {since}")
     fix = ("anneal the KL weight from 0 to 1 over the first epochs (beta warm-up), use free bits "
