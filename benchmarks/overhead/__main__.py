@@ -94,6 +94,17 @@ def run(workloads: list[Workload], quick: bool, rounds: int, memory: bool,
     return results, peers
 
 
+def use_aelog_from(checkout: str) -> None:
+    """Import aelog from ``checkout`` from now on (the arms import it lazily)."""
+    if "aelog" in sys.modules:
+        raise RuntimeError("aelog was imported before --aelog-from could take effect")
+    sys.path.insert(0, os.path.abspath(checkout))
+    import aelog
+
+    if not os.path.abspath(aelog.__file__).startswith(os.path.abspath(checkout)):
+        raise RuntimeError(f"aelog still comes from {aelog.__file__}, not {checkout}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a tenth of the steps")
@@ -106,7 +117,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory-steps", type=int, help="steps before the first memory reading")
     parser.add_argument("--no-write", action="store_true", help="print, do not edit RESULTS.md")
     parser.add_argument("--out", default=report.RESULTS)
+    parser.add_argument("--aelog-from", metavar="CHECKOUT",
+                        help="measure the aelog of this checkout (e.g. a git worktree of an "
+                             "earlier commit) with this checkout's benchmark, for a before "
+                             "and after; no memory subprocesses then")
     args = parser.parse_args(argv)
+    if args.aelog_from:
+        use_aelog_from(args.aelog_from)
+        args.no_memory = True
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # steadier timings; restored for callers in the same process
     chosen = [w for w in WORKLOADS if w.name in args.workloads.split(",")]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import platform
 import re
 import shutil
 import subprocess
@@ -28,9 +29,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 HEADING = "## Non-logging steps in CPU instructions (python -m benchmarks.overhead.instructions)"
-ARMS = ("bare", "noop_hooks", "aelog")
+ARMS = ("bare", "bare_again", "aelog")
 LABELS = {
     "bare": "bare loop",
+    "bare_again": "bare loop again (the count's own spread)",
     "noop_hooks": "bare loop + PyTorch no-op hooks (model pre-hook, step post-hook)",
     "aelog": "aelog.watch, steps that do not log",
 }
@@ -77,10 +79,12 @@ def count(arm: str, steps: int, before: str | None = None) -> int:
     command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
                sys.executable, "-m", "benchmarks.overhead.instructions", "--child", arm,
                str(steps)]
+    if shutil.which("setarch"):  # the same addresses every run: malloc takes the same paths
+        command = ["setarch", platform.machine(), "-R", *command]
     if arm == "before":
         command += ["--aelog-from", before]
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env = {**os.environ, "PYTHONPATH": root}
+    env = {**os.environ, "PYTHONPATH": root, "PYTHONHASHSEED": "0"}  # same dict layouts
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=False,
                           cwd=root)
     found = re.search(r"Collected\s*:\s*(\d+)", done.stderr)
@@ -116,11 +120,11 @@ def render(per_step: dict[str, float], steps: int, seconds: float, machine: str,
         f"`{command}` on {machine}; "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {seconds:.0f} s. MLP "
         "autoencoder on digits (batch 128, Adam), one thread. Instructions per training step "
-        f"(callgrind, {WARMUP} and {WARMUP + steps} steps, the difference over {steps}): "
-        "exact counts, so a few hundred instructions show where timing noise hides them. "
-        "Instructions are not time (cache misses are not counted), but they are what Python "
-        "code costs. Python's cyclic garbage collector is switched off in the measured "
-        "loop (when it runs varies from run to run).", "",
+        f"(callgrind, {WARMUP} and {WARMUP + steps} steps, the difference over {steps}), "
+        "with Python's cyclic garbage collector off in the measured loop, string hashing "
+        "seeded and address randomisation off, so that runs repeat: the bare loop run twice "
+        "shows how far they still differ. Instructions are not time (cache misses are not "
+        "counted), but they are what Python code costs, free of the machine's noise.", "",
         "| arm | instructions per step | over bare | share of the bare step |",
         "|---|---|---|---|",
         *rows, "",
