@@ -67,11 +67,15 @@ def child(arm: str, steps: int, aelog_from: str | None = None) -> None:
     gc.collect()
     gc.freeze()
     gc.disable()
-    for step in range(WARMUP + steps):
-        x = batches[step % len(batches)]
-        optimizer.zero_grad()
-        F.mse_loss(model(x), x).backward()
-        optimizer.step()
+    try:
+        for step in range(WARMUP + steps):
+            x = batches[step % len(batches)]
+            optimizer.zero_grad()
+            F.mse_loss(model(x), x).backward()
+            optimizer.step()
+    finally:  # the collector as it was, for a caller in the same process (the tests)
+        gc.enable()
+        gc.unfreeze()
 
 
 def count(arm: str, steps: int, before: str | None = None) -> int:

@@ -3,6 +3,8 @@ says what it measured. (valgrind itself runs in the benchmark, not in the test s
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
 from benchmarks.overhead import instructions
@@ -11,6 +13,7 @@ from benchmarks.overhead import instructions
 @pytest.mark.parametrize("arm", instructions.ARMS)
 def test_the_measured_loop_runs_for_every_arm(arm):
     instructions.child(arm, 3)
+    assert gc.isenabled() and gc.get_freeze_count() == 0  # left as it found it
 
 
 def test_the_table_shows_each_arm_against_bare():
