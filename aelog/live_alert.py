@@ -24,9 +24,10 @@ class CollapseDetected(RuntimeError):
 
 def load_engine() -> Callable[[RunData], object] | None:
     try:
-        from aelog.diagnosis.engine import diagnose_run
+        from aelog.diagnosis.engine import diagnose_run, load_causes
     except ImportError:
         return None
+    load_causes()
     return diagnose_run
 
 
@@ -40,6 +41,12 @@ class CollapseAlert:
         self.engine = engine
         self.reported: set[str] = set()
         self._engine_missing = False
+        if self.enabled and engine is None:  # importing the engine and its causes takes
+            self._load()                    # tens of ms: at watch(), not in a training step
+
+    def _load(self) -> None:
+        self.engine = load_engine()
+        self._engine_missing = self.engine is None  # look once, not at every check
 
     @property
     def enabled(self) -> bool:
@@ -47,14 +54,9 @@ class CollapseAlert:
 
     def diagnose(self, run: RunData) -> object | None:
         """The engine's Diagnosis, or None when no engine is installed."""
-        if self.engine is None:
-            if self._engine_missing:
-                return None
-            self.engine = load_engine()
-            if self.engine is None:
-                self._engine_missing = True  # look once, not at every check
-                return None
-        return self.engine(run)
+        if self.engine is None and not self._engine_missing:
+            self._load()
+        return None if self.engine is None else self.engine(run)
 
     def act(self, diagnosis: object, step: int) -> None:
         """Warn, call back or raise for causes not reported before."""

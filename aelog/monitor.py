@@ -61,6 +61,11 @@ _ACTIVE: weakref.WeakKeyDictionary[nn.Module, Monitor] = weakref.WeakKeyDictiona
 _WEIGHT_FINGERPRINTS = "weight fingerprints"
 _RAW_GRAD_SQ = "raw gradient squares"
 _SKIPPED_INSIDE = "skipped inside the optimizer"
+SLOW_SIGNALS_EVERY = 4
+"""signals that move slowly (how alike a layer's weight rows are, the data batch's spectrum)
+are read at the first two logging steps and at every 4th after, two steps off the identity
+check's default rhythm so that the costly logging steps are spread out: a quarter of their
+cost, the same picture."""
 
 
 class Monitor:
@@ -163,7 +168,7 @@ class Monitor:
         self._shapes: dict = {}
         self._generator = torch.Generator(device="cpu")
         self._generator.manual_seed(0xAE106)
-        self._input_fingerprint_generator = torch.Generator(device="cpu")
+        self._input_fingerprint = data_probe.FingerprintDirection()
         self._previous_input_fingerprint: torch.Tensor | None = None
         self._reset_step_state()
         self._val_sums: torch.Tensor | None = None
@@ -577,11 +582,12 @@ class Monitor:
         if parsed is not None and self._guard.active("symptom"):
             recon = matching_shape(parsed.reconstruction_values(), target)
             stats = self._guard.run(
-                "symptom", symptom_probe.symptom_stats, recon, target.detach(), self._code_size
+                "symptom", symptom_probe.symptom_stats, recon, target.detach(), self._code_size,
+                spectrum=self._slow_signals_now(),
             )
             self._pending.update(stats or {})
         result = self._guard.run(
-            "data", data_probe.input_stats, inputs, self._input_fingerprint_generator,
+            "data", data_probe.input_stats, inputs, self._input_fingerprint,
             self._previous_input_fingerprint,
         )
         if result is not None:
@@ -729,7 +735,8 @@ class Monitor:
         if have_update:
             self._guard.run("optimizer", optimizer_probe.read_updates, self._params, measure)
             have_update = self._guard.active("optimizer")
-        self._measure_unit_similarity()
+        if self._slow_signals_now():
+            self._measure_unit_similarity()
         if self._replay is not None and self._logged_steps % self._identity_every == 0:
             self._pending.update(self._guard.run("identity", self._identity_check) or {})
 
@@ -793,6 +800,11 @@ class Monitor:
         elapsed = time.time() - self._start_time
         values[fmt.scalar_tag(fmt.LOGGING_OVERHEAD)] = self.cadence.overhead(elapsed)
         return values
+
+    def _slow_signals_now(self) -> bool:
+        """This logging step reads the slow signals (see SLOW_SIGNALS_EVERY)."""
+        done = self._logged_steps
+        return done < 2 or done % SLOW_SIGNALS_EVERY == SLOW_SIGNALS_EVERY // 2
 
     def _measure_unit_similarity(self) -> None:
         for layer in self._layers:

@@ -23,8 +23,9 @@ class Series:
 
     @staticmethod
     def from_points(steps: Iterable[int], values: Iterable[float]) -> Series:
-        s = np.asarray(list(steps), dtype=np.int64)
-        v = np.asarray(list(values), dtype=np.float64)
+        s = np.asarray(steps if isinstance(steps, np.ndarray) else list(steps), dtype=np.int64)
+        v = np.asarray(values if isinstance(values, np.ndarray) else list(values),
+                       dtype=np.float64)
         if s.size == 0:
             return Series(s, v)
         if s.size > 1 and not bool(np.all(s[1:] > s[:-1])):  # as written, steps only rise

@@ -13,6 +13,8 @@ import warnings
 from collections import defaultdict
 from collections.abc import Callable
 
+import numpy as np
+
 from aelog.event_writer import EventWriter
 from aelog.probe_guard import AelogWarning, user_stacklevel
 from aelog.run_data import RunData
@@ -30,7 +32,7 @@ class RunLog:
         # ranks other than 0 of a distributed run pass an always-closed writer
         self._writer = writer if writer is not None else open_writer(run_dir)
         self._writer_failed = False
-        self._series: dict[str, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
+        self._series: dict[str, _Points] = defaultdict(_Points)
         self.records: list[dict] = []
         self.metadata: dict | None = None
 
@@ -42,11 +44,7 @@ class RunLog:
         if not values:
             return
         for tag, value in values.items():
-            steps, series = self._series[tag]
-            steps.append(step)
-            series.append(value)
-            if len(steps) >= 2 * MEMORY_POINTS:
-                _thin(steps, series)
+            self._series[tag].append(step, value)
         self._write(lambda: self._writer.write_scalars(step, values))
 
     def run_metadata(self, step: int, metadata: dict) -> None:
@@ -58,7 +56,7 @@ class RunLog:
         self._write(lambda: self._writer.write_record(step, record))
 
     def run_data(self) -> RunData:
-        points = {tag: (list(s), list(v)) for tag, (s, v) in self._series.items()}
+        points = {tag: points.arrays() for tag, points in self._series.items()}
         return RunData.from_tagged_points(
             self.run_name, points, dict(self.metadata or {}), [dict(r) for r in self.records]
         )
@@ -86,10 +84,36 @@ class RunLog:
             )
 
 
-def _thin(steps: list[int], values: list[float]) -> None:
-    """Every other point, the newest always kept: half the points over the same span."""
-    steps[:] = steps[:-1:2] + steps[-1:]
-    values[:] = values[:-1:2] + values[-1:]
+class _Points:
+    """One series in memory: numpy arrays that grow by doubling, so that handing the
+    live diagnosis a copy costs two array copies rather than two Python lists converted."""
+
+    __slots__ = ("steps", "values", "size")
+
+    def __init__(self) -> None:
+        self.steps = np.empty(64, dtype=np.int64)
+        self.values = np.empty(64, dtype=np.float64)
+        self.size = 0
+
+    def append(self, step: int, value: float) -> None:
+        if self.size == self.steps.size:
+            self.steps = np.resize(self.steps, 2 * self.size)
+            self.values = np.resize(self.values, 2 * self.size)
+        self.steps[self.size] = step
+        self.values[self.size] = value
+        self.size += 1
+        if self.size >= 2 * MEMORY_POINTS:
+            self._thin()
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.steps[: self.size].copy(), self.values[: self.size].copy()
+
+    def _thin(self) -> None:
+        """Every other point, the newest always kept: half the points over the same span."""
+        kept = np.append(np.arange(0, self.size - 1, 2), self.size - 1)
+        self.size = kept.size
+        self.steps[: self.size] = self.steps[kept]
+        self.values[: self.size] = self.values[kept]
 
 
 def open_writer(run_dir: str) -> EventWriter:

@@ -31,6 +31,12 @@ def _causes() -> list[Cause]:
     return _CAUSES
 
 
+def load_causes() -> int:
+    """Import every cause module now (tens of milliseconds), not in the first diagnosis:
+    the SDK calls it at ``watch()`` so that no training step pays for it. Returns their count."""
+    return len(_causes())
+
+
 def _rank(findings: list[CauseFinding], causes: dict[str, Cause]) -> list[CauseFinding]:
     held = {f.id: f for f in findings}
     for finding in findings:

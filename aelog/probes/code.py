@@ -27,11 +27,12 @@ def code_stats(code: torch.Tensor) -> dict[str, torch.Tensor]:
     if matrix.shape[0] < 2:
         return stats
     variance = matrix.var(dim=0)
-    stats[fmt.CODE_EFFECTIVE_RANK] = effective_rank(squared_singular_values(centred(matrix)))
+    deviations = centred(matrix)
+    stats[fmt.CODE_EFFECTIVE_RANK] = effective_rank(squared_singular_values(deviations))
     stats[fmt.CODE_VARIANCE] = variance.mean()
     stats[fmt.CODE_DEAD_FRACTION] = (variance <= DEAD_VARIANCE).float().mean()
     if matrix.shape[1] > 1:
-        similarity = max_abs_cosine_to_other(centred(matrix).T)
+        similarity = max_abs_cosine_to_other(deviations.T)
         stats[fmt.CODE_UNIT_SIMILARITY] = similarity.median()
         stats[fmt.CODE_IDENTICAL_FRACTION] = (similarity > IDENTICAL_COSINE).float().mean()
     return stats

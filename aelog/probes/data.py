@@ -8,16 +8,32 @@ from aelog import format as fmt
 from aelog.probes.linalg import as_matrix
 
 
-def row_fingerprints(matrix: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """One number per sample: equal samples give equal numbers, different ones almost never.
+class FingerprintDirection:
+    """The random direction that turns a sample into one number (its fingerprint).
 
-    A projection on a random direction drawn from aelog's own generator (never the
-    global RNG, so training is unchanged).
+    Drawn from aelog's own generator (never the global RNG, so training is unchanged),
+    once per input width and device, and then reused: every batch is projected on the same
+    direction, so that two batches' fingerprints compare.
     """
-    direction = torch.randn(
-        matrix.shape[1], generator=generator, dtype=torch.float64, device="cpu"
-    ).to(matrix.device)
-    return matrix.double() @ direction
+
+    SEED = 0x5EED
+
+    def __init__(self) -> None:
+        self._generator = torch.Generator(device="cpu")
+        self._drawn: tuple[tuple[int, torch.device], torch.Tensor] | None = None
+
+    def for_width(self, width: int, device: torch.device) -> torch.Tensor:
+        key = (width, device)
+        if self._drawn is None or self._drawn[0] != key:
+            self._generator.manual_seed(self.SEED)
+            direction = torch.randn(width, generator=self._generator, dtype=torch.float64)
+            self._drawn = (key, direction.to(device))
+        return self._drawn[1]
+
+
+def row_fingerprints(matrix: torch.Tensor, direction: FingerprintDirection) -> torch.Tensor:
+    """One number per sample: equal samples give equal numbers, different ones almost never."""
+    return matrix.double() @ direction.for_width(matrix.shape[1], matrix.device)
 
 
 def duplicate_fraction(fingerprints: torch.Tensor) -> torch.Tensor:
@@ -29,11 +45,11 @@ def duplicate_fraction(fingerprints: torch.Tensor) -> torch.Tensor:
 
 
 def input_stats(
-    inputs: torch.Tensor, generator: torch.Generator, previous: torch.Tensor | None
+    inputs: torch.Tensor, direction: FingerprintDirection, previous: torch.Tensor | None
 ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
     """Input signals of one batch, and the batch's fingerprint to compare with the next one."""
     matrix = as_matrix(inputs)
-    fingerprints = row_fingerprints(matrix, _seeded(generator))
+    fingerprints = row_fingerprints(matrix, direction)
     stats = {
         fmt.INPUT_STD: matrix.std() if matrix.numel() > 1 else matrix.sum() * 0,
         fmt.INPUT_BATCH_VARIANCE: (
@@ -48,9 +64,3 @@ def input_stats(
             same = torch.zeros((), device=matrix.device)
         stats[fmt.INPUT_SAME_AS_PREVIOUS] = same
     return stats, fingerprints
-
-
-def _seeded(generator: torch.Generator) -> torch.Generator:
-    """The same direction every time, so fingerprints of two batches can be compared."""
-    generator.manual_seed(0x5EED)
-    return generator

@@ -32,24 +32,20 @@ def reconstruction_stats(output: torch.Tensor, target: torch.Tensor) -> dict[str
 
 
 def symptom_stats(
-    output: torch.Tensor, target: torch.Tensor, code_size: int | None
+    output: torch.Tensor, target: torch.Tensor, code_size: int | None, spectrum: bool = True
 ) -> dict[str, torch.Tensor]:
     """Every symptom signal of one training batch.
 
     ``rank_k_error`` is the error of the best rank-k linear code (PCA of the centred
     targets) relative to predicting the mean; it is only meaningful when the batch has
-    more than k + 1 samples, so it is left out otherwise.
+    more than k + 1 samples, so it is left out otherwise. It and the data's effective rank
+    come from the targets' spectrum, which ``spectrum=False`` skips: the data's spectrum
+    moves little from batch to batch, so the monitor reads it on some logging steps only.
     """
     stats = reconstruction_stats(output, target)
     tgt = as_matrix(target)
-    spectrum = squared_singular_values(centred(tgt))
-    stats[fmt.DATA_EFFECTIVE_RANK] = effective_rank(spectrum)
-    if code_size is not None and tgt.shape[0] > code_size + 1:
-        total = spectrum.sum()
-        kept = spectrum[:code_size].sum()
-        stats[fmt.RANK_K_ERROR] = torch.where(
-            total > 0, (total - kept) / total.clamp_min(1e-30), torch.zeros_like(total)
-        )
+    if spectrum:
+        stats.update(spectrum_stats(tgt, code_size))
     finite_out = torch.nan_to_num(output.detach().float(), nan=0.0, posinf=0.0, neginf=0.0)
     stats[fmt.NONFINITE_OUTPUT_FRACTION] = nonfinite_fraction(output)
     stats[fmt.OUTPUT_MIN] = finite_out.min()
@@ -58,6 +54,19 @@ def symptom_stats(
     stats[fmt.TARGET_MAX] = tgt.max()
     stats[fmt.TARGET_MEAN] = tgt.mean()
     stats[fmt.TARGET_STD] = tgt.std() if tgt.numel() > 1 else torch.zeros_like(tgt.sum())
+    return stats
+
+
+def spectrum_stats(targets: torch.Tensor, code_size: int | None) -> dict[str, torch.Tensor]:
+    """The data's effective rank and the best rank-k linear code's relative error."""
+    spectrum = squared_singular_values(centred(targets))
+    stats = {fmt.DATA_EFFECTIVE_RANK: effective_rank(spectrum)}
+    if code_size is not None and targets.shape[0] > code_size + 1:
+        total = spectrum.sum()
+        kept = spectrum[:code_size].sum()
+        stats[fmt.RANK_K_ERROR] = torch.where(
+            total > 0, (total - kept) / total.clamp_min(1e-30), torch.zeros_like(total)
+        )
     return stats
 
 

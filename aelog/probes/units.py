@@ -15,34 +15,54 @@ MAX_ROWS_COMPARED = 128
 """unit similarity compares the first 128 units of a layer (cost grows with the square)."""
 
 
-def units_last(tensor: torch.Tensor, unit_dim: int) -> torch.Tensor:
-    """``(samples, units)``: every position other than the unit axis counts as a sample."""
-    values = tensor.detach()
-    if values.dim() < 2:
-        return values.reshape(-1, 1).float()
-    values = values.movedim(unit_dim, -1)
-    return values.reshape(-1, values.shape[-1]).float()
-
-
 def activation_stats(
     tensor: torch.Tensor, unit_dim: int, limits: tuple[float, float] | None
 ) -> dict[str, torch.Tensor]:
-    """Scale, dead fraction (<= 0 for every sample) and, for bounded activations, saturation."""
-    values = units_last(tensor, unit_dim)
+    """Scale, dead fraction (<= 0 for every sample) and, for bounded activations, saturation.
+
+    Runs inside the training forward of a logging step, once per layer, so it reads the
+    output in place (no copy with the unit axis moved last) and in few passes: a mean and a
+    dot product for the spread (``Tensor.std`` is several times slower on CPU), one max per
+    unit for dead units.
+    """
+    values = tensor.detach()
+    if values.dtype not in (torch.float32, torch.float64):
+        values = values.float()
     finite = torch.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
+    flat = finite.reshape(-1)
+    count = flat.numel()
+    if count > 1:
+        deviation = flat - flat.mean()
+        spread = torch.sqrt(torch.dot(deviation, deviation) / (count - 1))
+    else:
+        spread = flat.sum() * 0
+    per_unit = _sample_dims(finite, unit_dim)
     stats = {
-        fmt.LAYER_ACTIVATION_STD: finite.std() if finite.numel() > 1 else finite.sum() * 0,
-        fmt.LAYER_ACTIVATION_MEAN_ABS: finite.abs().mean(),
-        fmt.LAYER_DEAD_FRACTION: (finite <= 0).all(dim=0).float().mean(),
+        fmt.LAYER_ACTIVATION_STD: spread,
+        fmt.LAYER_ACTIVATION_MEAN_ABS: flat.abs().mean(),
+        fmt.LAYER_DEAD_FRACTION: (finite.amax(dim=per_unit) <= 0).float().mean(),
     }
     if limits is not None:
         low, high = limits
-        margin = SATURATION_MARGIN * (high - low)
-        near = (finite <= low + margin) | (finite >= high - margin)
+        reach = (high - low) / 2 * (1 - 2 * SATURATION_MARGIN)  # from the middle to "near"
+        near = (finite - (high + low) / 2).abs() >= reach
+        samples = count // max(1, _unit_count(finite, unit_dim))
         stats[fmt.LAYER_SATURATED_FRACTION] = (
-            (near.float().mean(dim=0) > SATURATION_SHARE).float().mean()
+            (near.sum(dim=per_unit) > SATURATION_SHARE * samples).float().mean()
         )
     return stats
+
+
+def _sample_dims(tensor: torch.Tensor, unit_dim: int) -> tuple[int, ...]:
+    """The axes that index samples (every axis but the units'; all of them below 2-D)."""
+    if tensor.dim() < 2:
+        return tuple(range(tensor.dim()))
+    units = unit_dim % tensor.dim()
+    return tuple(axis for axis in range(tensor.dim()) if axis != units)
+
+
+def _unit_count(tensor: torch.Tensor, unit_dim: int) -> int:
+    return 1 if tensor.dim() < 2 else int(tensor.shape[unit_dim])
 
 
 def weight_rows(weight: torch.Tensor) -> torch.Tensor:

@@ -9,7 +9,7 @@ import torch
 from aelog import format as fmt
 from aelog.outputs import UnexpectedOutput, parse_output, parse_pair
 from aelog.probes.code import code_stats, kl_per_dimension, vae_stats
-from aelog.probes.data import input_stats
+from aelog.probes.data import FingerprintDirection, input_stats
 from aelog.probes.symptom import symptom_stats
 from aelog.probes.units import activation_stats, identical_rows_fraction, unit_similarity
 
@@ -81,6 +81,53 @@ def test_dead_and_saturated_units():
     assert float(stats[fmt.LAYER_DEAD_FRACTION]) == pytest.approx(1 / 3)
 
 
+def _reference_activation_stats(x: torch.Tensor, unit_dim: int, limits) -> dict[str, float]:
+    """The definitions, written the slow, obvious way: units last, one row per sample."""
+    values = x.detach().double()
+    values = values.reshape(-1, 1) if values.dim() < 2 else values.movedim(unit_dim, -1)
+    values = torch.nan_to_num(values.reshape(-1, values.shape[-1]), nan=0.0, posinf=0.0,
+                              neginf=0.0)
+    stats = {
+        fmt.LAYER_ACTIVATION_STD: float(values.std()),
+        fmt.LAYER_ACTIVATION_MEAN_ABS: float(values.abs().mean()),
+        fmt.LAYER_DEAD_FRACTION: float((values <= 0).all(dim=0).double().mean()),
+    }
+    if limits is not None:
+        low, high = limits
+        margin = 0.02 * (high - low)
+        near = (values <= low + margin) | (values >= high - margin)
+        stats[fmt.LAYER_SATURATED_FRACTION] = float((near.double().mean(0) > 0.95).double().mean())
+    return stats
+
+
+@pytest.mark.parametrize("shape, unit_dim, limits", [
+    ((64, 10), -1, None),
+    ((16, 6, 5, 5), 1, None),
+    ((8, 7, 12), -1, (-1.0, 1.0)),
+    ((16, 4, 3, 3), 1, (0.0, 1.0)),
+    ((50,), -1, None),
+])
+def test_activation_stats_match_their_definitions(shape, unit_dim, limits):
+    generator = torch.Generator().manual_seed(3)
+    x = torch.randn(shape, generator=generator) + 0.3
+    if limits is not None:
+        x = torch.tanh(x) if limits[0] < 0 else torch.sigmoid(3 * x)
+        x.reshape(-1)[::7] = limits[1]  # some units near a limit
+    if x.dim() > 1:
+        x.select(unit_dim, 0).fill_(-0.5)  # a dead unit
+    x.reshape(-1)[5] = float("nan")
+    x.reshape(-1)[9] = float("inf")
+    got = {key: float(value) for key, value in activation_stats(x, unit_dim, limits).items()}
+    assert got == pytest.approx(_reference_activation_stats(x, unit_dim, limits), rel=1e-5)
+
+
+def test_activation_spread_keeps_its_precision_far_from_zero():
+    x = 1.0 + 1e-4 * torch.randn(128, 64, generator=torch.Generator().manual_seed(1))
+    stats = activation_stats(x, unit_dim=-1, limits=(0.0, 1.0))
+    assert float(stats[fmt.LAYER_ACTIVATION_STD]) == pytest.approx(float(x.double().std()),
+                                                                   rel=1e-3)
+
+
 def test_identical_units():
     weight = torch.randn(6, 5)
     assert float(identical_rows_fraction(weight)) == 0.0
@@ -91,7 +138,7 @@ def test_identical_units():
 
 
 def test_repeated_and_duplicated_inputs():
-    generator = torch.Generator()
+    generator = FingerprintDirection()
     x = torch.randn(10, 4)
     x[3] = x[7]
     stats, fingerprint = input_stats(x, generator, None)
@@ -101,6 +148,17 @@ def test_repeated_and_duplicated_inputs():
     other, _ = input_stats(torch.randn(10, 4), generator, fingerprint)
     assert float(again[fmt.INPUT_SAME_AS_PREVIOUS]) == 1.0
     assert float(other[fmt.INPUT_SAME_AS_PREVIOUS]) == 0.0
+
+
+def test_fingerprint_direction_is_fixed_and_leaves_the_global_rng_alone():
+    state = torch.get_rng_state()
+    first, second = FingerprintDirection(), FingerprintDirection()
+    drawn = first.for_width(4, torch.device("cpu")).clone()
+    assert torch.equal(first.for_width(4, torch.device("cpu")), drawn)  # reused
+    assert torch.equal(second.for_width(4, torch.device("cpu")), drawn)  # same seed
+    assert first.for_width(6, torch.device("cpu")).shape == (6,)  # a new width, a new draw
+    assert torch.equal(first.for_width(4, torch.device("cpu")), drawn)
+    assert torch.equal(torch.get_rng_state(), state)
 
 
 def test_output_parsing():
