@@ -8,9 +8,14 @@ a plain step, would take the overhead past ``budget``. Only logging steps are ti
 plain-step time is the wall time between two logging steps minus the logging work.
 
 The budget covers all of aelog's cost: what the steps that do not log pay for its hooks
-(``quiet_step_seconds``, a few microseconds, which on a sub-millisecond step is a fair
+(``quiet_step_seconds``, ~12 microseconds, which on a sub-millisecond step is a fair
 share of 2%) comes off the budget first, and a logging step costs whatever it added to
-its step, slower hooked layers included, not only the time spent in aelog's own code.
+the run, not only the time spent in aelog's own code: the monitor reads the clock at the
+end of the step before a logging step and of the step after it (one comparison on the
+steps that do not log, as for the next logging step), so a logging step is charged those
+two steps less two plain steps: slower hooked layers, and the next step's slower start
+(caches, the allocator) included, and plain steps are timed between those two readings,
+free of both.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ import math
 import time
 from dataclasses import dataclass, field
 
+SMOOTHING = 0.3
+"""weight of the newest measurement in the running estimates of a step's and a log's cost."""
 QUIET_SHARE_CAP = 0.25
 """logging keeps at least a quarter of the budget, even when plain steps are so short that
 the hooks' own cost would take it all (the schedule's cap still bounds the gaps)."""
@@ -37,15 +44,19 @@ class Cadence:
     max_interval: int = 1024
     """the longest gap the schedule alone allows; only the budget may stretch it further
     (a power of two, like every adaptive interval)."""
-    quiet_step_seconds: float = 6e-6
+    quiet_step_seconds: float = 12e-6
     """what a step that does not log pays aelog's hooks (PyTorch's hooked call path for the
-    model, two fast-path hook calls). An allowance, not a measurement: on a 2-core x86
-    server ``python -m benchmarks.overhead`` puts the hooked path alone (PyTorch no-op hooks
-    at the same places) at ~13 us per step in a training loop (benchmarks/RESULTS.md), so
-    on sub-millisecond steps this undercounts; raising it thins late logging of tiny models."""
+    model, two fast-path hook calls): the one cost not timed at run time, since timing
+    every step would cost more than it. ``python -m benchmarks.overhead`` puts PyTorch's
+    no-op hooks at the same places at 12-14 us per step in a training loop on a 2-core x86
+    server (its phase-by-phase line in benchmarks/RESULTS.md); a faster machine pays less,
+    so this errs on the side of the budget."""
     clock: object = field(default=time.perf_counter, repr=False)
 
     next_step: int = 0
+    wake_step: int = 0
+    """the step count at whose end the monitor calls :meth:`clock_read` (the step after a
+    logging step, then the step before the next one): a comparison, like ``next_step``."""
     logged: int = 0
     logging_seconds: float = 0.0
     """total measured time spent logging."""
@@ -53,6 +64,17 @@ class Cadence:
     _log_seconds: float | None = None
     _last_end: float | None = None
     _last_step: int | None = None
+    _phase: str = "idle"
+    """which reading ``wake_step`` waits for: "after" a log, "before" the next, or none."""
+    _after: tuple[int, float] | None = None
+    """(steps done, time) at the end of the step after the last logging step."""
+    _before: float | None = None
+    """the time at the end of the step before the logging step under way."""
+    _pending: tuple[float, float, float] | None = None
+    """the last log's (reading before it, cost charged, smoothing weight), until the
+    reading after it gives its full cost."""
+    _plain_timed: bool = False
+    """plain steps were timed between two readings in this gap (not estimated)."""
 
     def __post_init__(self) -> None:
         if self.every is not None and self.every < 1:
@@ -71,19 +93,54 @@ class Cadence:
         ``cost_seconds`` is the time spent in aelog's code; ``span_seconds``, when given, the
         wall time of the whole logging step (its forward to the end of logging): less a
         plain step, what logging added to it, which may be more (hooked layers run PyTorch's
-        slower call path)."""
+        slower call path). Either is provisional when the clock was read before this step:
+        the reading after the next step replaces it with the full cost (see the module)."""
         now = self.clock()
         if span_seconds is not None and self._plain_step_seconds:
             cost_seconds = max(cost_seconds, span_seconds - self._plain_step_seconds)
         self.logged += 1
         self.logging_seconds += cost_seconds
+        weight = 1.0 if self._log_seconds is None else SMOOTHING
         self._log_seconds = _smooth(self._log_seconds, cost_seconds)
-        if self._last_end is not None and self._last_step is not None and step > self._last_step:
+        if (not self._plain_timed and self._last_end is not None
+                and self._last_step is not None and step > self._last_step):
             plain = (now - self._last_end - cost_seconds) / (step - self._last_step)
             if plain > 0:
                 self._plain_step_seconds = _smooth(self._plain_step_seconds, plain)
         self._last_end, self._last_step = now, step
         self.next_step = self._aligned_after(step, self.interval_after(step))
+        self._pending = None if self._before is None else (self._before, cost_seconds, weight)
+        self._before, self._plain_timed = None, False
+        if self.next_step - step >= 3:  # room for a plain step between the two readings
+            self.wake_step, self._phase = step + 2, "after"
+        else:
+            self.wake_step, self._phase, self._pending = self.next_step, "idle", None
+
+    def clock_read(self, steps_done: int) -> None:
+        """The monitor's reading at the end of a step, once ``steps_done >= wake_step``."""
+        now = self.clock()
+        if self._phase == "after":
+            self._charge_in_full(now)
+            self._after = (steps_done, now)
+            self.wake_step, self._phase = self.next_step, "before"
+        elif self._phase == "before":
+            if self._after is not None and steps_done > self._after[0]:
+                plain = (now - self._after[1]) / (steps_done - self._after[0])
+                self._plain_step_seconds = _smooth(self._plain_step_seconds, plain)
+                self._plain_timed = True
+            self._before, self._phase = now, "idle"
+
+    def _charge_in_full(self, now: float) -> None:
+        """The last log's full cost: from the end of the step before it to the end of the
+        step after it, less two plain steps; charged where it exceeds what was charged."""
+        if self._pending is None or not self._plain_step_seconds:
+            return
+        before, charged, weight = self._pending
+        self._pending = None
+        extra = (now - before) - 2 * self._plain_step_seconds - charged
+        if extra > 0:
+            self.logging_seconds += extra
+            self._log_seconds = (self._log_seconds or 0.0) + weight * extra
 
     def interval_after(self, step: int) -> int:
         if self.every is not None:
@@ -99,14 +156,19 @@ class Cadence:
         """The next logging step. With an adaptive cadence the interval is rounded to a
         power of two and the step to a multiple of it, so runs whose measured costs differ
         a little (two machines, two seeds) still log the same steps and their series line
-        up. Rounding goes up, except where that would break the schedule's promises (a
-        point every ``early_interval`` steps early on, at most ``max_interval`` apart)."""
+        up. Rounding goes up, and the next step is the first multiple at least a whole
+        interval on (the first gap after a change would be shorter otherwise, and the
+        budget overrun), except where that would break the schedule's promises (a point
+        every ``early_interval`` steps early on, at most ``max_interval`` apart)."""
         if self.every is not None or interval <= 1:
             return step + max(1, interval)
         cap = self.early_interval if step + 1 < self.early_steps else self.max_interval
         rounded = 1 << (interval - 1).bit_length()
         if rounded > cap >= interval:
             rounded = 1 << (cap.bit_length() - 1)
+        full_gap = -(-(step + interval) // rounded) * rounded  # no gap under the interval
+        if full_gap - step <= cap:
+            return full_gap
         return (step // rounded + 1) * rounded
 
     def _schedule(self, step: int) -> int:
@@ -136,5 +198,5 @@ class Cadence:
         }
 
 
-def _smooth(previous: float | None, value: float, weight: float = 0.3) -> float:
+def _smooth(previous: float | None, value: float, weight: float = SMOOTHING) -> float:
     return value if previous is None else (1 - weight) * previous + weight * value

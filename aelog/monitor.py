@@ -438,9 +438,8 @@ class Monitor:
     def _after_step(self, optimizer, args, kwargs) -> None:
         if self._quiet:  # a step between logging steps: count it, and see if the next logs
             self.step += 1
-            if self.step >= self.cadence.next_step:
-                self._logging = True
-                self._attach_step_hooks()
+            if self.step >= self.cadence.wake_step:
+                self._wake()
             return
         if self._closed:
             return
@@ -463,8 +462,17 @@ class Monitor:
         self.step += 1
         if self._sync is not None:  # under DDP every rank logs at the step rank 0 chose
             self.cadence.next_step = self._sync.next_logging_step(self.cadence.next_step)
+        if self.step >= self.cadence.wake_step:
+            self.cadence.clock_read(self.step)
         self._logging = self.cadence.should_log(self.step)
         if self._logging and not self._closed:
+            self._attach_step_hooks()
+
+    def _wake(self) -> None:
+        """The quiet path reached ``cadence.wake_step``: a clock reading, maybe a logging step."""
+        self.cadence.clock_read(self.step)
+        if self.cadence.should_log(self.step):
+            self._logging = True
             self._attach_step_hooks()
 
     def _step_complete(self, optimizer: torch.optim.Optimizer) -> bool:
@@ -484,6 +492,8 @@ class Monitor:
             if self._logging:
                 self._finish_step(self.step)
             self.step += 1
+            if self.step >= self.cadence.wake_step:
+                self.cadence.clock_read(self.step)
             self._logging = self.cadence.should_log(self.step)
         self._step_open = True
 

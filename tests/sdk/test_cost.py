@@ -60,16 +60,26 @@ def test_non_logging_step_runs_exactly_the_users_tensor_ops(tmp_path, with_optim
     assert sum(logging.values()) > sum(plain.values())
 
 
-def _simulate(cadence: Cadence, steps: int, step_seconds: float, log_seconds: float):
+def _simulate(cadence: Cadence, steps: int, step_seconds: float, log_seconds: float,
+              after_seconds: float = 0.0, charged_seconds: float | None = None):
+    """The monitor's side of the cadence: a step, maybe a log, the clock read when asked.
+
+    A logging step takes ``log_seconds`` more than a plain step and the step after it
+    ``after_seconds`` more (caches, the allocator); aelog's own code is seen to take
+    ``charged_seconds`` of it (default: all of ``log_seconds``)."""
     clock = [0.0]
     cadence.clock = lambda: clock[0]
     logged = []
+    previous_logged = False
     for step in range(steps):
-        clock[0] += step_seconds
-        if cadence.should_log(step):
+        clock[0] += step_seconds + (after_seconds if previous_logged else 0.0)
+        previous_logged = cadence.should_log(step)
+        if previous_logged:
             clock[0] += log_seconds
             logged.append(step)
-            cadence.logged_step(step, log_seconds)
+            cadence.logged_step(step, log_seconds if charged_seconds is None else charged_seconds)
+        if step + 1 >= cadence.wake_step:
+            cadence.clock_read(step + 1)
     return logged, clock[0]
 
 
@@ -174,3 +184,37 @@ def test_a_logging_step_costs_what_it_added_to_its_step():
         cadence.logged_step(step, 0.001, span_seconds=0.001 + 0.003)
     assert cadence._log_seconds == pytest.approx(0.003, rel=0.05)
     assert cadence._plain_step_seconds == pytest.approx(0.001, rel=0.05)
+
+
+def test_a_logging_step_is_charged_what_it_cost_the_run_around_it():
+    """Only part of a logging step's cost is aelog's own code (here 2 of 5 ms), and the step
+    after it runs 1 ms slow: the clock readings around it charge all 6 ms, plain steps
+    are timed without them, and the budget holds on what the run really paid."""
+    cadence = Cadence(budget=0.02)
+    steps, step_seconds = 5_000, 0.002
+    logged, total = _simulate(cadence, steps, step_seconds, log_seconds=0.005,
+                              after_seconds=0.001, charged_seconds=0.002)
+    assert cadence._log_seconds == pytest.approx(0.006, rel=0.05)
+    assert cadence._plain_step_seconds == pytest.approx(step_seconds, rel=0.01)
+    late = [s for s in logged if s >= 100]
+    paid = len(late) * 0.006 + (steps - 100 - len(late)) * cadence.quiet_step_seconds
+    assert paid / ((steps - 100) * step_seconds) <= 0.02
+    # charged only its own code, the same run would overrun its budget
+    naive = Cadence(budget=0.02)
+    naive.clock_read = lambda steps_done: None  # no readings around the logging step
+    logged, _ = _simulate(naive, steps, step_seconds, log_seconds=0.005,
+                          after_seconds=0.001, charged_seconds=0.002)
+    late = [s for s in logged if s >= 100]
+    paid = len(late) * 0.006 + (steps - 100 - len(late)) * naive.quiet_step_seconds
+    assert paid / ((steps - 100) * step_seconds) > 0.02
+
+
+def test_no_gap_is_shorter_than_the_budget_allows_when_the_interval_grows():
+    # 8 ms logs on 7 ms steps need 58 steps between logs: rounded to 64, the first gap after
+    # the dense start must not stop short at the next multiple of 64
+    cadence = Cadence(budget=0.02)
+    logged, _ = _simulate(cadence, 1000, step_seconds=0.007, log_seconds=0.008)
+    late = [s for s in logged if s >= 100]
+    gaps = [b - a for a, b in zip(late, late[1:], strict=False)]
+    assert gaps and min(gaps) >= 58
+    assert all(s % 64 == 0 for s in late[1:])
