@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import torch
 
 from benchmarks.overhead import report
+from benchmarks.overhead.arms import DEFAULT_ONLY
 from benchmarks.overhead.cuda_sync import check_cuda
 from benchmarks.overhead.hook_cost import quiet_step_cost
 from benchmarks.overhead.memory import measure_in_subprocess
@@ -59,7 +60,8 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores (shared), Python {platform.python_version()}"
 
 
-ALL_ARMS = ("bare", "bare_control", "aelog", "tensorboard", "wandb", "cockpit")
+ALL_ARMS = ("bare", "bare_control", "aelog", "aelog_peer_interval", "tensorboard", "wandb",
+            "cockpit")
 
 
 def run(workloads: list[Workload], quick: bool, rounds: int, memory: bool,
@@ -78,13 +80,14 @@ def run(workloads: list[Workload], quick: bool, rounds: int, memory: bool,
         chosen = [a for a in arms if a not in workload.left_out]
         for setting, every, steps in (("default", None, plan.steps),
                                       ("every step", 1, plan.every_step_steps)):
-            echo(f"{workload.name}, {setting}: {len(chosen)} arms x {steps} steps")
+            names = [a for a in chosen if every is None or a not in DEFAULT_ONLY]
+            echo(f"{workload.name}, {setting}: {len(names)} arms x {steps} steps")
             with tempfile.TemporaryDirectory(prefix="aelog-bench-overhead-") as workdir:
-                timings = time_rounds(workload, chosen, steps, every, workdir, rounds,
+                timings = time_rounds(workload, names, steps, every, workdir, rounds,
                                       echo=echo)
             result.settings.append(report.SettingResult(setting, steps, timings))
         if memory:
-            for arm in [a for a in chosen if a != "bare_control"]:
+            for arm in [a for a in chosen if a not in ("bare_control", *DEFAULT_ONLY)]:
                 echo(f"{workload.name}, memory: {arm}")
                 result.memory[arm] = measure_in_subprocess(workload.name, arm, plan.memory_steps)
         if workload is workloads[0] and "aelog" in chosen:

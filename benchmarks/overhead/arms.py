@@ -126,6 +126,16 @@ class AelogArm(Arm):
         self.monitor.close()
 
 
+class AelogAtPeerInterval(AelogArm):
+    """aelog on the peers' own schedule (``log_every=100``): like for like with them,
+    where the default cadence logs ~30 times in the first 100 steps alone."""
+
+    name = "aelog_peer_interval"
+
+    def __init__(self, model: nn.Module, workdir: str, every: int | None) -> None:
+        super().__init__(model, workdir, every or PEER_DEFAULT_EVERY)
+
+
 class TensorBoardHistograms(Arm):
     """``SummaryWriter.add_histogram`` of every parameter and gradient, plus the loss."""
 
@@ -241,6 +251,8 @@ class CockpitEconomy(Arm):
         self.cockpit.write(os.path.join(self.workdir, "cockpit"))
 
 
-ARMS = {arm.name: arm for arm in (Arm, BareControl, AelogArm, TensorBoardHistograms,
-                                  WandbWatch, CockpitEconomy)}
+ARMS = {arm.name: arm for arm in (Arm, BareControl, AelogArm, AelogAtPeerInterval,
+                                  TensorBoardHistograms, WandbWatch, CockpitEconomy)}
+DEFAULT_ONLY = ("aelog_peer_interval",)
+"""arms that would repeat another when every arm logs every step."""
 PEERS = ("tensorboard", "wandb", "cockpit")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from benchmarks.overhead.arms import PEER_DEFAULT_EVERY
 from benchmarks.overhead.peers import PeerStatus
 from benchmarks.overhead.timing import BLOCK_STEPS, STEADY_FROM, ArmTiming, Comparison, compare
 from benchmarks.results_file import RESULTS, replace_section
@@ -133,7 +134,8 @@ def verdicts(results: list[WorkloadResult]) -> list[str]:
                 continue
             control = c.get("bare_control")
             noise = abs(control.non_logging_ratio - 1) if control else 0.0
-            peers = {n: v for n, v in c.items() if n not in ("aelog", "bare_control")}
+            peers = {n: v for n, v in c.items()
+                     if n not in ("aelog", "aelog_peer_interval", "bare_control")}
             prefix = f"- {result.name}, {setting.setting}:"
             if setting.setting == "default":
                 steady = aelog.steady_ratio
@@ -158,18 +160,23 @@ def verdicts(results: list[WorkloadResult]) -> list[str]:
                     lines.append(f"{prefix} {_phase_line(result.hooks)}")
             if not peers:
                 continue
-            ahead = {n: v.total_ratio for n, v in peers.items()}
-            behind = [n for n, r in ahead.items() if r <= aelog.total_ratio]
-            series = setting.timings["aelog"].series
-            more = all(series > setting.timings[n].series for n in peers)
-            lines.append(
-                f"{prefix} whole run aelog {aelog.total_ratio:.3f} vs "
-                + ", ".join(f"{n} {r:.3f}" for n, r in ahead.items())
-                + (": ahead of every peer" if not behind else f": BEHIND {', '.join(behind)}")
-                + f", logging {series} series per logging step vs "
-                + ", ".join(f"{n} {setting.timings[n].series}" for n in peers)
-                + ("" if more else " (NOT more)") + "."
-            )
+            if setting.setting == "default":
+                logged = {n: len(setting.timings[n].logged) for n in ("aelog", *peers)}
+                lines.append(
+                    f"{prefix} whole run at each tool's own schedule: aelog "
+                    f"{aelog.total_ratio:.3f} ({logged['aelog']} logging steps, "
+                    f"{_early(setting.timings['aelog'])} of them in the first {STEADY_FROM} "
+                    "steps) vs " + ", ".join(f"{n} {v.total_ratio:.3f} ({logged[n]})"
+                                             for n, v in peers.items()) + "."
+                )
+                same = c.get("aelog_peer_interval")
+                if same is not None:
+                    lines.append(_against_peers(prefix, "on the peers' schedule (every "
+                                                f"{PEER_DEFAULT_EVERY} steps),", same,
+                                                "aelog_peer_interval", peers, setting))
+            else:
+                lines.append(_against_peers(prefix, "whole run", aelog, "aelog", peers,
+                                            setting))
         bare = result.memory.get("bare", {})
         mine = result.memory.get("aelog", {})
         if "rss_second" in mine and "rss_second" in bare:
@@ -183,6 +190,26 @@ def verdicts(results: list[WorkloadResult]) -> list[str]:
                 "log-spaced)."
             )
     return lines
+
+
+def _early(timing: ArmTiming) -> int:
+    return len([s for s in timing.logged if s < STEADY_FROM])
+
+
+def _against_peers(prefix: str, what: str, mine: Comparison, name: str,
+                   peers: dict[str, Comparison], setting: SettingResult) -> str:
+    """aelog's whole run against each peer's on the same schedule, and what each logs."""
+    behind = [n for n, v in peers.items() if v.total_ratio <= mine.total_ratio]
+    series = setting.timings[name].series
+    more = all(series > setting.timings[n].series for n in peers)
+    return (
+        f"{prefix} {what} aelog {mine.total_ratio:.3f} vs "
+        + ", ".join(f"{n} {v.total_ratio:.3f}" for n, v in peers.items())
+        + (": ahead of every peer" if not behind else f": BEHIND {', '.join(behind)}")
+        + f", logging {series} series per logging step vs "
+        + ", ".join(f"{n} {setting.timings[n].series}" for n in peers)
+        + ("" if more else " (NOT more)") + "."
+    )
 
 
 def render(results: list[WorkloadResult], context: dict, peers: list[PeerStatus],
@@ -200,11 +227,14 @@ def render(results: list[WorkloadResult], context: dict, peers: list[PeerStatus]
         "budgets against a clock that runs only during its own arm's steps, as it would "
         "alone. *median / bare*: median step time over bare's. *whole run*: the run's time "
         "over bare's, counting non-logging steps at their median (summed ~1 ms steps move "
-        "a few percent between identical runs on a shared machine) and logging steps in "
+        "a few percent between identical runs on a shared machine) and logging steps, with "
+        "the step after each, in "
         f"full. *from step {STEADY_FROM}*: the same after aelog's dense start (every step "
-        "up to 20, every 10th up to 100), the part its 2% budget governs. The bare loop "
+        "up to 20, every 8th up to 100), the part its 2% budget governs. The bare loop "
         "again is the noise floor. Peers at default settings log every "
-        "100 steps (wandb.watch's own default is 1000); 'every step' sets every tool to 1.",
+        f"{PEER_DEFAULT_EVERY} steps (wandb.watch's own default is 1000), and so does a "
+        f"second aelog arm (`log_every={PEER_DEFAULT_EVERY}`), like for like; 'every step' "
+        "sets every tool to 1.",
         "",
         "### Step time",
         "",

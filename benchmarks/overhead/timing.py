@@ -68,11 +68,13 @@ def robust_total(seconds: np.ndarray, logged: np.ndarray) -> float:
 
     Non-logging steps count at their median (a summed run of ~1 ms steps on a shared
     machine moves by a few percent from one run to the next, hiding a 2% budget);
-    logging steps count in full, spikes included, so every cost of logging stays in.
+    logging steps and the step after each count in full, spikes included, so every cost
+    of logging stays in (the step after one runs slower: caches, the allocator).
     """
-    quiet = seconds[~logged]
+    full = logged | np.concatenate([[False], logged[:-1]]) if len(logged) else logged
+    quiet = seconds[~full]
     typical = float(np.median(quiet)) if len(quiet) else 0.0
-    return typical * len(quiet) + float(seconds[logged].sum())
+    return typical * len(quiet) + float(seconds[full].sum())
 
 
 def compare(arm: ArmTiming, bare: ArmTiming) -> Comparison:

@@ -15,7 +15,8 @@ def test_runs_end_to_end_and_keeps_other_sections(tmp_path):
     out = tmp_path / "RESULTS.md"
     out.write_text("# Results\n\n" + OTHER_SECTION)
     assert main([
-        "--workloads", "mlp_digits", "--arms", "bare,bare_control,aelog,tensorboard",
+        "--workloads", "mlp_digits", "--arms",
+        "bare,bare_control,aelog,aelog_peer_interval,tensorboard",
         "--steps", str(STEADY_FROM + 30), "--every-step-steps", "4", "--memory-steps", "3",
         "--out", str(out),
     ]) == 0
@@ -23,7 +24,10 @@ def test_runs_end_to_end_and_keeps_other_sections(tmp_path):
     assert OTHER_SECTION in text and text.count(report.HEADING) == 1
     section = text[text.index(report.HEADING):]
     rows = [line for line in section.splitlines() if line.startswith("| aelog.watch")]
-    assert len(rows) == 2  # default cadence and log_every=1
+    assert len(rows) == 3  # default cadence, the peers' log_every=100, and log_every=1
+    assert "aelog.watch(log_every=100)" in rows[1] and "aelog.watch(log_every=1)" in rows[2]
+    assert "on the peers' schedule (every 100 steps), aelog" in section
+    assert "whole run at each tool's own schedule: aelog" in section
     default_row = rows[0].split("|")
     assert int(default_row[8]) >= 28  # dense start: every step to 20, every 10th to 100
     assert 0.5 < float(default_row[4]) < 2.0  # median step against bare: a real ratio
