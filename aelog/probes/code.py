@@ -9,7 +9,8 @@ from aelog.probes.linalg import (
     as_matrix,
     centred,
     effective_rank,
-    max_abs_cosine_to_other,
+    max_abs_cosine_from_gram,
+    spectrum_of_gram,
     squared_singular_values,
 )
 
@@ -21,18 +22,26 @@ IDENTICAL_COSINE = 0.999
 
 
 def code_stats(code: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Effective rank, per-dimension variance, dead and duplicated dimensions of a code batch."""
+    """Effective rank, per-dimension variance, dead and duplicated dimensions of a code batch.
+
+    One Gram matrix of the centred code gives all three when the code is no wider than the
+    batch: its eigenvalues (the spectrum), its diagonal (the variances) and its entries
+    over their norms (the correlations between dimensions)."""
     matrix = as_matrix(code)
     stats: dict[str, torch.Tensor] = {}
-    if matrix.shape[0] < 2:
+    samples, dims = matrix.shape
+    if samples < 2:
         return stats
-    variance = matrix.var(dim=0)
     deviations = centred(matrix)
-    stats[fmt.CODE_EFFECTIVE_RANK] = effective_rank(squared_singular_values(deviations))
+    gram = deviations.T @ deviations
+    variance = gram.diagonal() / (samples - 1)
+    spectrum = spectrum_of_gram(gram) if dims <= samples else squared_singular_values(
+        deviations)
+    stats[fmt.CODE_EFFECTIVE_RANK] = effective_rank(spectrum)
     stats[fmt.CODE_VARIANCE] = variance.mean()
     stats[fmt.CODE_DEAD_FRACTION] = (variance <= DEAD_VARIANCE).float().mean()
-    if matrix.shape[1] > 1:
-        similarity = max_abs_cosine_to_other(deviations.T)
+    if dims > 1:
+        similarity = max_abs_cosine_from_gram(gram)
         stats[fmt.CODE_UNIT_SIMILARITY] = similarity.median()
         stats[fmt.CODE_IDENTICAL_FRACTION] = (similarity > IDENTICAL_COSINE).float().mean()
     return stats

@@ -27,9 +27,12 @@ def squared_singular_values(matrix: torch.Tensor) -> torch.Tensor:
     pixels costs a 256 x 256 eigen-decomposition, not an SVD of the full matrix.
     """
     rows, cols = matrix.shape
-    gram = matrix @ matrix.T if rows <= cols else matrix.T @ matrix
-    values = torch.linalg.eigvalsh(gram.double()).clamp_min(0.0)
-    return values.flip(0)
+    return spectrum_of_gram(matrix @ matrix.T if rows <= cols else matrix.T @ matrix)
+
+
+def spectrum_of_gram(gram: torch.Tensor) -> torch.Tensor:
+    """Eigenvalues of a Gram matrix (the squared singular values), largest first."""
+    return torch.linalg.eigvalsh(gram.double()).clamp_min(0.0).flip(0)
 
 
 def effective_rank(squared_singular: torch.Tensor) -> torch.Tensor:
@@ -43,13 +46,19 @@ def effective_rank(squared_singular: torch.Tensor) -> torch.Tensor:
 
 def max_abs_cosine_to_other(rows: torch.Tensor) -> torch.Tensor:
     """For each row, the largest |cosine| with another row (1 = a copy of another row)."""
-    norms = rows.norm(dim=1, keepdim=True)
-    unit = rows / norms.clamp_min(1e-12)
-    cos = (unit @ unit.T).abs()
+    return max_abs_cosine_from_gram(rows @ rows.T)
+
+
+def max_abs_cosine_from_gram(gram: torch.Tensor) -> torch.Tensor:
+    """:func:`max_abs_cosine_to_other` from the rows' Gram matrix (dot products), for a
+    caller that has it already."""
+    squares = gram.diagonal()
+    norms = squares.sqrt().clamp_min(1e-12)
+    cos = (gram / (norms.unsqueeze(1) * norms.unsqueeze(0))).abs()
     cos.fill_diagonal_(0.0)
     # Rows that are all zero have no direction: call them copies of each other.
-    zero = norms.squeeze(1) == 0
-    if rows.shape[0] > 1:
+    zero = squares == 0
+    if gram.shape[0] > 1:
         both_zero = zero.unsqueeze(0) & zero.unsqueeze(1)
         both_zero.fill_diagonal_(False)
         cos = torch.where(both_zero, torch.ones_like(cos), cos)

@@ -53,6 +53,16 @@ def test_code_stats_against_numpy():
     assert float(stats[fmt.CODE_IDENTICAL_FRACTION]) == pytest.approx(2 / 6)
 
 
+def test_code_stats_of_a_code_wider_than_the_batch():
+    rng = np.random.default_rng(4)
+    code = rng.normal(size=(12, 30))  # 30 dimensions, 12 samples: rank at most 11
+    code[:, 7] = code[:, 3]
+    stats = code_stats(torch.tensor(code))
+    assert float(stats[fmt.CODE_EFFECTIVE_RANK]) == pytest.approx(_effective_rank(code))
+    assert float(stats[fmt.CODE_VARIANCE]) == pytest.approx(code.var(0, ddof=1).mean())
+    assert float(stats[fmt.CODE_IDENTICAL_FRACTION]) == pytest.approx(2 / 30)
+
+
 def test_kl_and_active_units_against_numpy():
     rng = np.random.default_rng(2)
     mu = rng.normal(size=(30, 4))
