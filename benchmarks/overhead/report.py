@@ -144,8 +144,9 @@ def verdicts(results: list[WorkloadResult]) -> list[str]:
                     f"{prefix} aelog from step {STEADY_FROM} on (the budgeted part) "
                     f"{_ratio(steady)} of bare (budget {1 + BUDGET:.2f}, noise floor "
                     f"+-{noise:.3f}): {'met' if within else 'MISSED'}; whole run "
-                    f"{aelog.total_ratio:.3f} over {setting.steps:,} steps, its dense first "
-                    f"{STEADY_FROM} steps included."
+                    f"{aelog.total_ratio:.3f} over {setting.steps:,} steps, with the dense "
+                    f"start ({_early(setting.timings['aelog'])} logging steps in the first "
+                    f"{STEADY_FROM}), a one-off {aelog.start_seconds * 1e3:.0f} ms over bare."
                 )
                 quiet = aelog.non_logging_ratio
                 # one-sided: a quiet step measured faster than bare is noise, not a cost

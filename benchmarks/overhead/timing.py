@@ -61,6 +61,8 @@ class Comparison:
     """the whole run's time over bare's (see :func:`robust_total`)."""
     steady_ratio: float | None
     """the same from step STEADY_FROM on (after aelog's dense start)."""
+    start_seconds: float = 0.0
+    """what the first STEADY_FROM steps took over bare's, in seconds: a one-off cost."""
 
 
 def robust_total(seconds: np.ndarray, logged: np.ndarray) -> float:
@@ -93,11 +95,19 @@ def compare(arm: ArmTiming, bare: ArmTiming) -> Comparison:
             for a, b in zip(arm.rounds, bare.rounds, strict=False)
         ]))
 
+    def start_extra() -> float:
+        return float(np.median([
+            robust_total(a[:STEADY_FROM], logged_step[:STEADY_FROM])
+            - robust_total(b[:STEADY_FROM], never[:STEADY_FROM])
+            for a, b in zip(arm.rounds, bare.rounds, strict=False)
+        ]))
+
     return Comparison(
         median_ratio=float(np.median(mine) / np.median(base)),
         non_logging_ratio=non_logging,
         total_ratio=ratio(0),
         steady_ratio=ratio(STEADY_FROM) if steps > STEADY_FROM else None,
+        start_seconds=start_extra(),
     )
 
 

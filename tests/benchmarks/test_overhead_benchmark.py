@@ -46,6 +46,15 @@ def _timing(name: str, seconds: list[float], logged: set[int]) -> ArmTiming:
     return ArmTiming(name, rounds=[np.array(seconds)], logged=logged)
 
 
+def test_the_step_after_a_logging_step_counts_in_full():
+    steps = STEADY_FROM + 100
+    arm = [1.0] * steps
+    arm[STEADY_FROM + 50], arm[STEADY_FROM + 51] = 3.0, 1.5  # a log, and a slower step after
+    result = compare(_timing("arm", arm, {STEADY_FROM + 50}),
+                     _timing("bare", [1.0] * steps, set()))
+    assert result.steady_ratio == 102.5 / 100
+
+
 def test_compare_counts_logging_steps_in_full_and_ignores_spikes_elsewhere():
     steps = STEADY_FROM + 100
     bare = [1.0] * steps
@@ -56,6 +65,7 @@ def test_compare_counts_logging_steps_in_full_and_ignores_spikes_elsewhere():
     assert result.median_ratio == 1.0 and result.non_logging_ratio == 1.0
     assert result.total_ratio == (steps + 4) / steps
     assert result.steady_ratio == 102 / 100
+    assert result.start_seconds == 2.0  # the logging step at 0, over bare's first 100 steps
     assert robust_total(np.array(bare), np.zeros(steps, dtype=bool)) == steps
 
 
