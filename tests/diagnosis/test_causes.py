@@ -133,6 +133,20 @@ def test_lr_too_low_when_weights_barely_move():
     assert "lr=0.01" in diagnosis.causes[0].fix
 
 
+def test_weights_stuck_by_steps_too_small_to_register_point_at_the_lr():
+    # lr 1e-6: updates below float32's resolution round away, so a third of the weights
+    # read as unchanged between logging steps though nothing is frozen on purpose
+    signals = healthy_signals()
+    signals[fmt.UPDATE_RATIO] = np.full(N, 8e-8)
+    signals[fmt.RELATIVE_ERROR] = np.full(N, 1.1)
+    signals[fmt.OUTPUT_VARIANCE_RATIO] = np.full(N, 0.05)
+    signals[fmt.FROZEN_FRACTION] = np.full(N, 0.32)
+    diagnosis = diagnose_run(build(signals, healthy_layers()))
+    ids = [c.id for c in diagnosis.causes]
+    assert ids[:2] == ["lr_too_low", "frozen_parameters"]
+    assert "likely a consequence of lr_too_low" in diagnosis.causes[1].evidence
+
+
 def test_over_regularized_when_decay_dominates():
     meta = healthy_metadata(weight_decay=1.0)
     signals = healthy_signals()

@@ -62,6 +62,8 @@ CAUSE = Cause(
     needs=(fmt.FROZEN_FRACTION, fmt.LAYER_GRAD_NORM, fmt.LAYER_UPDATE_RATIO),
     fix="give every parameter to the optimizer, requires_grad on, no detach() on the code",
     score=_score,
+    # lr_too_low: a step under float32's resolution of the weights rounds away, so weights
+    # that train stay as they were between logging steps
     consequence_of=("dead_relu", "init_too_small", "init_constant", "lr_too_high",
-                    "constant_input"),
+                    "constant_input", "lr_too_low"),
 )
