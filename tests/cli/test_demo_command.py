@@ -61,12 +61,18 @@ def test_demo_trains_every_run_and_prints_the_diagnosis(tmp_path):
         assert len(files) == 1, (scenario.name, files)
 
 
+def _sigint_at_default() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_demo_serves_tensorboard_and_stops_on_ctrl_c(tmp_path):
     port = _free_port()
     command = [sys.executable, "-m", "aelog.cli.main", "demo", "--steps", "5",
                "--logdir", str(tmp_path / "demo"), "--port", str(port)]
+    # Ctrl-C in a terminal: SIGINT at its default in the demo, even when this test runs as a
+    # background job (the shell then ignores SIGINT, and a child would inherit that)
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+                               text=True, preexec_fn=_sigint_at_default)
     try:
         url_line = ""
         deadline = time.monotonic() + 240
