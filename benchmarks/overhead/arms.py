@@ -17,6 +17,8 @@ from torch import nn
 
 from benchmarks.overhead.workloads import BATCH_SIZE, LEARNING_RATE
 
+STEADY_FROM = 100
+"""aelog logs densely for the first 100 steps by design; its budget governs what follows."""
 PEER_DEFAULT_EVERY = 100
 """peers' interval at default settings: every 100 steps (wandb.watch's own default is 1000)."""
 
@@ -34,6 +36,8 @@ class Arm:
 
     name = "bare"
     label = "bare loop"
+    starts_helpers = False
+    """the tool runs processes of its own beside training (their CPU time is counted)."""
 
     def __init__(self, model: nn.Module, workdir: str, every: int | None) -> None:
         self.model = model
@@ -78,6 +82,11 @@ class Arm:
     def logged_steps(self) -> set[int]:
         return set()
 
+    def own_account(self) -> float | None:
+        """The share of its training time the tool itself says logging took from step
+        STEADY_FROM on, where it keeps such an account (aelog's cadence does)."""
+        return None
+
     def series(self) -> int:
         """How many series one logging step records (scalars or histograms)."""
         return 0
@@ -110,6 +119,24 @@ class AelogArm(Arm):
         self.monitor.cadence.clock = self.own_clock
         self.label = "aelog.watch (default cadence)" if every is None else (
             f"aelog.watch(log_every={every})")
+        self._account_from: tuple[float, float] | None = None
+
+    def timed_step(self, x: torch.Tensor) -> float:
+        if self.steps == STEADY_FROM:
+            self._account_from = (self._books(), self.own_seconds)
+        return super().timed_step(x)
+
+    def own_account(self) -> float | None:
+        if self._account_from is None or self.own_seconds <= self._account_from[1]:
+            return None
+        logging, started = self._account_from
+        return (self._books() - logging) / (self.own_seconds - started)
+
+    def _books(self) -> float:
+        """What the cadence counts as logging's cost so far: the logging steps it measured
+        and the hooks' fixed share of every step."""
+        cadence = self.monitor.cadence
+        return cadence.logging_seconds + cadence.quiet_step_seconds * self.steps
 
     def logged_steps(self) -> set[int]:
         run = self.monitor.run_data()
@@ -175,6 +202,7 @@ class WandbWatch(Arm):
     """``wandb.watch(model, log="all")`` offline, and ``wandb.log`` of the loss."""
 
     name = "wandb"
+    starts_helpers = True  # wandb-core takes the histograms, wandb-symon samples the system
 
     def __init__(self, model: nn.Module, workdir: str, every: int | None) -> None:
         import wandb

@@ -18,11 +18,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from benchmarks.overhead.arms import ARMS, Arm
+from benchmarks.overhead.arms import ARMS, STEADY_FROM, Arm
+from benchmarks.overhead.helper_cpu import descendants_cpu_seconds
 from benchmarks.overhead.workloads import Batches, Workload
 
-STEADY_FROM = 100
-"""aelog logs densely for the first 100 steps by design; its budget governs what follows."""
 BLOCK_STEPS = 10
 """arms take turns in blocks of this many consecutive steps: a real loop runs the same
 code step after step (warm caches); switching models at every step would charge every
@@ -42,6 +41,10 @@ class ArmTiming:
     logged: set[int] = field(default_factory=set)
     series: int = 0
     output_bytes: int = 0
+    helper_seconds: list[float] = field(default_factory=list)
+    """per round, CPU seconds of the processes the tool started beside training."""
+    own_accounts: list[float] = field(default_factory=list)
+    """per round, the share of time the tool's own books give logging from step 100 on."""
     error: str | None = None
 
     @property
@@ -63,6 +66,8 @@ class Comparison:
     """the same from step STEADY_FROM on (after aelog's dense start)."""
     start_seconds: float = 0.0
     """what the first STEADY_FROM steps took over bare's, in seconds: a one-off cost."""
+    with_helpers_ratio: float | None = None
+    """the whole run's ratio with the CPU time of the tool's helper processes added."""
 
 
 def robust_total(seconds: np.ndarray, logged: np.ndarray) -> float:
@@ -102,7 +107,14 @@ def compare(arm: ArmTiming, bare: ArmTiming) -> Comparison:
             for a, b in zip(arm.rounds, bare.rounds, strict=False)
         ]))
 
+    with_helpers = None
+    if len(arm.helper_seconds) == len(arm.rounds):
+        with_helpers = float(np.median([
+            (robust_total(a, logged_step) + helper) / robust_total(b, never)
+            for a, b, helper in zip(arm.rounds, bare.rounds, arm.helper_seconds, strict=False)
+        ]))
     return Comparison(
+        with_helpers_ratio=with_helpers,
         median_ratio=float(np.median(mine) / np.median(base)),
         non_logging_ratio=non_logging,
         total_ratio=ratio(0),
@@ -138,6 +150,7 @@ def _run_round(results: dict[str, ArmTiming], workload: Workload, batches: Batch
         except Exception as error:  # noqa: BLE001 - a peer that cannot start is reported
             result.error = _error_line(error)
             echo(f"    {name}: cannot start: {result.error}")
+    helpers_before = descendants_cpu_seconds()  # after the tools started: no start-up cost
     steps = len(batches)
     seconds = {name: np.zeros(steps) for name in arms}
     names = list(arms)
@@ -161,10 +174,17 @@ def _run_round(results: dict[str, ArmTiming], workload: Workload, batches: Batch
         except Exception as error:  # noqa: BLE001
             result.error = f"close: {_error_line(error)}"
             continue
+        helpers_after = descendants_cpu_seconds()
+        if arm.starts_helpers and helpers_before is not None and helpers_after is not None:
+            # only one arm starts helpers; its service may outlive the round, so the delta
+            result.helper_seconds.append(max(0.0, helpers_after - helpers_before))
         result.rounds.append(seconds[name])
         result.logged = arm.logged_steps()
         result.series = arm.series()
         result.output_bytes = arm.output_bytes()
+        account = arm.own_account()
+        if account is not None:
+            result.own_accounts.append(account)
 
 
 def time_rounds(

@@ -28,6 +28,7 @@ def test_runs_end_to_end_and_keeps_other_sections(tmp_path):
     assert "aelog.watch(log_every=100)" in rows[1] and "aelog.watch(log_every=1)" in rows[2]
     assert "on the peers' schedule (every 100 steps), aelog" in section
     assert "whole run at each tool's own schedule: aelog" in section
+    assert "Its own books from step 100 (each round): " in section  # the cadence's account
     default_row = rows[0].split("|")
     assert int(default_row[8]) >= 28  # dense start: every step to 20, every 10th to 100
     assert 0.5 < float(default_row[4]) < 2.0  # median step against bare: a real ratio
@@ -83,3 +84,40 @@ def test_peer_arms_train_and_log_where_installed(tmp_path):
     for name in peers:
         assert timings[name].ok, timings[name].error
         assert timings[name].logged == {0, 1, 2} and timings[name].output_bytes > 0
+
+
+def test_a_helper_process_cpu_time_is_counted():
+    import subprocess
+    import sys
+    import time
+
+    from benchmarks.overhead.helper_cpu import descendants_cpu_seconds
+
+    before = descendants_cpu_seconds()
+    burn = ("import time\nend = time.process_time() + 0.4\n"
+            "while time.process_time() < end: pass\nprint('done', flush=True)\ntime.sleep(30)")
+    child = subprocess.Popen([sys.executable, "-c", burn], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "done"
+        time.sleep(0.05)
+        assert descendants_cpu_seconds() - before >= 0.3
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_helper_cpu_time_joins_a_peers_whole_run_and_its_verdict():
+    steps = STEADY_FROM + 100
+    bare = _timing("bare", [1.0] * steps, set())
+    peer = _timing("wandb", [1.0] * steps, {0})
+    peer.helper_seconds = [20.0]  # its service process worked 20 s over a 200 s run
+    mine = compare(_timing("aelog", [1.0] * steps, {0}), bare)
+    theirs = compare(peer, bare)
+    assert theirs.total_ratio == 1.0 and theirs.with_helpers_ratio == 1.1
+    assert mine.with_helpers_ratio is None
+    setting = report.SettingResult("default", steps, {
+        "aelog": ArmTiming("aelog", series=70), "wandb": ArmTiming("wandb", series=17)})
+    line = report._against_peers("-", "on the peers' schedule,", mine, "aelog",
+                                 {"wandb": theirs}, setting)
+    assert "wandb 1.000 (1.100 with its helper processes' CPU time)" in line
+    assert "BEHIND wandb in training-process time, ahead of every peer counting all" in line

@@ -218,3 +218,4 @@ def test_no_gap_is_shorter_than_the_budget_allows_when_the_interval_grows():
     gaps = [b - a for a, b in zip(late, late[1:], strict=False)]
     assert gaps and min(gaps) >= 58
     assert all(s % 64 == 0 for s in late[1:])
+
