@@ -26,6 +26,11 @@ from dataclasses import dataclass, field
 
 SMOOTHING = 0.3
 """weight of the newest measurement in the running estimates of a step's and a log's cost."""
+SPIKE_CAP = 3.0
+"""a measured logging step counts toward the running estimate at no more than 3x it: a
+one-off pause that lands in a logging step (a full garbage collection of a large heap,
+the machine's other work) is charged to the budget, but does not make the cadence stop
+logging for the rest of the run; a cost that really tripled is reached within a few logs."""
 QUIET_SHARE_CAP = 0.25
 """logging keeps at least a quarter of the budget, even when plain steps are so short that
 the hooks' own cost would take it all (the schedule's cap still bounds the gaps)."""
@@ -71,8 +76,8 @@ class Cadence:
     """(steps done, time) at the end of the step after the last logging step."""
     _before: float | None = None
     """the time at the end of the step before the logging step under way."""
-    _pending: tuple[float, float, float] | None = None
-    """the last log's (reading before it, cost charged, smoothing weight), until the
+    _pending: tuple[float, float, float | None] | None = None
+    """the last log's (reading before it, cost charged, the estimate before it), until the
     reading after it gives its full cost."""
     _plain_timed: bool = False
     """plain steps were timed between two readings in this gap (not estimated)."""
@@ -101,8 +106,8 @@ class Cadence:
             cost_seconds = max(cost_seconds, span_seconds - self._plain_step_seconds)
         self.logged += 1
         self.logging_seconds += cost_seconds
-        weight = 1.0 if self._log_seconds is None else SMOOTHING
-        self._log_seconds = _smooth(self._log_seconds, cost_seconds)
+        previous = self._log_seconds
+        self._log_seconds = self._estimate_with(previous, cost_seconds)
         if (not self._plain_timed and self._last_end is not None
                 and self._last_step is not None and step > self._last_step):
             plain = (now - self._last_end - cost_seconds) / (step - self._last_step)
@@ -110,7 +115,7 @@ class Cadence:
                 self._plain_step_seconds = _smooth(self._plain_step_seconds, plain)
         self._last_end, self._last_step = now, step
         self.next_step = self._aligned_after(step, self.interval_after(step))
-        self._pending = None if self._before is None else (self._before, cost_seconds, weight)
+        self._pending = None if self._before is None else (self._before, cost_seconds, previous)
         self._before, self._plain_timed = None, False
         if self.next_step - step >= 3:  # room for a plain step between the two readings
             self.wake_step, self._phase = step + 2, "after"
@@ -138,12 +143,20 @@ class Cadence:
         step after it, less two plain steps; charged where it exceeds what was charged."""
         if self._pending is None or not self._plain_step_seconds:
             return
-        before, charged, weight = self._pending
+        before, charged, previous = self._pending
         self._pending = None
         extra = (now - before) - 2 * self._plain_step_seconds - charged
         if extra > 0:
             self.logging_seconds += extra
-            self._log_seconds = (self._log_seconds or 0.0) + weight * extra
+            self._log_seconds = self._estimate_with(previous, charged + extra)
+
+    @staticmethod
+    def _estimate_with(previous: float | None, cost: float) -> float:
+        """The running estimate of a log's cost once one more log cost ``cost``: smoothed,
+        the new cost counting at no more than SPIKE_CAP times the estimate before it."""
+        if not previous or previous <= 0:
+            return cost
+        return _smooth(previous, min(cost, SPIKE_CAP * previous))
 
     def interval_after(self, step: int) -> int:
         if self.every is not None:
@@ -170,7 +183,7 @@ class Cadence:
         if rounded > cap >= interval:
             rounded = 1 << (cap.bit_length() - 1)
         full_gap = -(-(step + interval) // rounded) * rounded  # no gap under the interval
-        if full_gap - step <= cap:
+        if full_gap - step <= cap or interval > cap:  # past the cap, the budget asked for it
             return full_gap
         return (step // rounded + 1) * rounded
 

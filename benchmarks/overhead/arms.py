@@ -17,8 +17,10 @@ from torch import nn
 
 from benchmarks.overhead.workloads import BATCH_SIZE, LEARNING_RATE
 
-STEADY_FROM = 100
-"""aelog logs densely for the first 100 steps by design; its budget governs what follows."""
+STEADY_FROM = 106
+"""aelog logs densely for the first 100 steps by design (its last dense point falls at step
+104 at the latest, where the alignment to multiples of 8 puts it); its budget governs the
+intervals after that point, so the budgeted part starts after it and the step after it."""
 PEER_DEFAULT_EVERY = 100
 """peers' interval at default settings: every 100 steps (wandb.watch's own default is 1000)."""
 

@@ -100,7 +100,7 @@ WORKLOADS = (
              steps=600, every_step_steps=100, memory_steps=50),
     Workload(
         "wide_mlp_10m", "wide MLP autoencoder, ~10M parameters", WideMLPAutoencoder, (64,),
-        steps=150, every_step_steps=20, memory_steps=5,
+        steps=300, every_step_steps=20, memory_steps=5,
         left_out={
             "cockpit": "its per-sample gradients (128 x 9.9M floats, 5 GB per quantity) took "
                        "the process past this machine's 23 GB and the kernel killed it (OOM) "

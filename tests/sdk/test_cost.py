@@ -219,3 +219,47 @@ def test_no_gap_is_shorter_than_the_budget_allows_when_the_interval_grows():
     assert gaps and min(gaps) >= 58
     assert all(s % 64 == 0 for s in late[1:])
 
+
+
+def _simulate_costs(cadence: Cadence, steps: int, step_seconds: float, log_cost) -> list[int]:
+    """Like _simulate, with each logging step's cost given by ``log_cost(index of the log)``."""
+    clock = [0.0]
+    cadence.clock = lambda: clock[0]
+    logged = []
+    for step in range(steps):
+        clock[0] += step_seconds
+        if cadence.should_log(step):
+            cost = log_cost(len(logged))
+            clock[0] += cost
+            logged.append(step)
+            cadence.logged_step(step, cost)
+        if step + 1 >= cadence.wake_step:
+            cadence.clock_read(step + 1)
+    return logged
+
+
+def test_a_one_off_pause_in_a_logging_step_is_charged_but_does_not_stop_logging(monkeypatch):
+    """A 300 ms pause (a full garbage collection of a big heap) lands in the 40th logging
+    step of a 5 ms-per-log run: the budget's books take all of it, the cadence goes on
+    logging at nearly its rhythm; counted in full, the estimate would stop it for a while."""
+    def cost(index: int) -> float:
+        return 0.3 if index == 40 else 0.005
+
+    cadence = Cadence(budget=0.02)
+    logged = _simulate_costs(cadence, 200_000, 0.002, cost)
+    assert cadence.logging_seconds >= 0.3 + 0.005 * (len(logged) - 1) - 1e-9
+    gap_after = logged[41] - logged[40]
+    assert gap_after <= 4 * (logged[40] - logged[39])
+    monkeypatch.setattr("aelog.cadence.SPIKE_CAP", float("inf"))
+    uncapped = Cadence(budget=0.02)
+    logged = _simulate_costs(uncapped, 200_000, 0.002, cost)
+    assert logged[41] - logged[40] > 4 * gap_after
+
+
+def test_a_gap_the_budget_stretches_past_max_interval_is_not_cut_short():
+    """Past max_interval (1,024 steps) only the budget sets the gap: when it asks for 3,900
+    steps at step 2,816, the next multiple of 4,096 (1,280 steps on) is too close."""
+    cadence = Cadence(budget=0.02)
+    assert cadence._aligned_after(2816, 3900) == 8192
+    assert cadence._aligned_after(2816, 512) == 3584  # a whole interval on, within the cap
+    assert cadence._aligned_after(4000, 1000) == 4096  # only the rounding passes the cap
