@@ -250,6 +250,22 @@ def test_latent_too_large_is_identity_like_not_collapsed():
     assert "latent_size=14" in diagnosis.causes[0].fix
 
 
+def test_a_code_narrower_than_the_datas_effective_rank_is_not_too_large():
+    """The overhead benchmark's healthy MLP: code 32, data effective rank 36, matched random
+    inputs reconstructed at 0.31 (their variance sits in the same pixels as the data's):
+    a real bottleneck, and "shrink it to 36" would be no advice at all."""
+    meta = healthy_metadata(latent_size=32)
+    signals = healthy_signals()
+    signals[fmt.RELATIVE_ERROR] = curve(1.0, 0.04)
+    signals[fmt.DATA_EFFECTIVE_RANK] = np.full(N, 36.0)
+    signals[fmt.IDENTITY_RATIO] = np.full(N, 8.3)
+    signals[fmt.RANDOM_INPUT_ERROR] = np.full(N, 0.31)
+    assert "latent_too_large" not in ranked(build(signals, healthy_layers(), meta))
+    meta = healthy_metadata(latent_size=60)  # the same run with a code wider than that rank
+    top = diagnose_run(build(signals, healthy_layers(), meta)).causes[0]
+    assert top.id == "latent_too_large" and "latent_size=36" in top.fix
+
+
 def test_latent_too_small_at_the_rank_k_bound():
     meta = healthy_metadata(latent_size=2)
     signals = healthy_signals()

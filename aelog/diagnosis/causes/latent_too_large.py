@@ -13,6 +13,9 @@ from aelog.run_data import RunData
 
 STRUCTURED = 0.6
 """data effective rank below 60% of the input size: there is structure to learn."""
+WIDE_FROM, WIDE_AT = 0.9, 1.4
+"""code size over the data's effective rank: from 0.9 the code may pass more than the
+data's structure, from 1.4 it certainly can."""
 
 
 def _score(run: RunData) -> Evidence | None:
@@ -34,8 +37,10 @@ def _score(run: RunData) -> Evidence | None:
     else:
         identity = 0.7 * m.ramp(ratio, 3.0, 1.5)
     learned = m.ramp(error, 0.4, 0.15)
-    wide = 1.0 if not (k and data_rank) else m.ramp(k / data_rank, 0.8, 1.5)
-    strength = identity * learned * structure * (0.5 + 0.5 * wide)
+    # a code narrower than the data's effective rank is a bottleneck by definition: what
+    # passes it is the data's own structure, however well matched random inputs follow
+    wide = 1.0 if not (k and data_rank) else m.ramp(k / data_rank, WIDE_FROM, WIDE_AT)
+    strength = identity * learned * structure * wide
     # a code as wide as the input forces no compression at all; the identity check above
     # confirms it, but in a short run the network may not have got there yet
     size_ratio = k / size if k and size else 0.0
@@ -53,7 +58,8 @@ def _score(run: RunData) -> Evidence | None:
         facts.append(f"the code ({k}) is {m.fmt_num(100 * size_ratio)}% of the input size "
                      f"({size}): nothing forces the network to compress")
     target = max(2, round(data_rank)) if data_rank else None
-    size_hint = f" to about {target} (latent_size={target})" if target else ""
+    size_hint = (f" to about {target} (latent_size={target})"
+                 if target is not None and (not k or target < k) else "")
     fix = ("shrink the bottleneck" + size_hint + ", or make it a denoising autoencoder "
            "(x + 0.1 * torch.randn_like(x) as input)")
     series = run.signal(fmt.IDENTITY_RATIO)
