@@ -36,6 +36,7 @@ from aelog.probe_guard import AelogWarning, ProbeGuard, user_stacklevel
 from aelog.probes import code as code_probe
 from aelog.probes import data as data_probe
 from aelog.probes import identity as identity_probe
+from aelog.probes import linalg as linalg_probe
 from aelog.probes import optimizer as optimizer_probe
 from aelog.probes import symptom as symptom_probe
 from aelog.probes import units as units_probe
@@ -193,6 +194,7 @@ class Monitor:
             lambda stats: self._pending.update(stats))
         self._plain_steps = len(self.optimizers) == 1 and self._sync is None
         self._refresh_quiet()
+        linalg_probe.warm_up(self._all_params[0].device)
         _ACTIVE[model] = self
         atexit.register(self.close)
         if self._compiled:

@@ -35,6 +35,17 @@ def spectrum_of_gram(gram: torch.Tensor) -> torch.Tensor:
     return torch.linalg.eigvalsh(gram.double()).clamp_min(0.0).flip(0)
 
 
+def warm_up(device: torch.device) -> None:
+    """One small eigen-decomposition on ``device`` now, at ``watch()``: the linear-algebra
+    library's first call sets itself up (~5-20 ms on CPU), which would otherwise land in
+    the first training step. A fixed matrix: no random draws. A device that cannot do it
+    is left alone here: the probes that need it say so when they run."""
+    try:
+        spectrum_of_gram(torch.eye(3, device=device))
+    except Exception:  # noqa: BLE001 - a warm-up only
+        pass
+
+
 def effective_rank(squared_singular: torch.Tensor) -> torch.Tensor:
     """exp(entropy of the normalised singular values) (Roy & Vetterli 2007; RankMe)."""
     singular = squared_singular.sqrt()

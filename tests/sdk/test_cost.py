@@ -263,3 +263,18 @@ def test_a_gap_the_budget_stretches_past_max_interval_is_not_cut_short():
     assert cadence._aligned_after(2816, 3900) == 8192
     assert cadence._aligned_after(2816, 512) == 3584  # a whole interval on, within the cap
     assert cadence._aligned_after(4000, 1000) == 4096  # only the rounding passes the cap
+
+
+def test_watch_sets_up_linear_algebra_before_the_first_step(tmp_path, monkeypatch):
+    """The first eigen-decomposition of a process pays the library's set-up; watch() makes
+    it, so the first training step does not, and draws nothing from the global RNG."""
+    calls = []
+    real = torch.linalg.eigvalsh
+    monkeypatch.setattr(torch.linalg, "eigvalsh", lambda m: calls.append(m.shape) or real(m))
+    torch.manual_seed(0)
+    model = MLPAE()
+    state = torch.random.get_rng_state()
+    with aelog.watch(model, torch.optim.Adam(model.parameters()), logdir=tmp_path,
+                     on_collapse=None):
+        assert calls, "no eigen-decomposition at watch()"
+        assert torch.equal(torch.random.get_rng_state(), state)
