@@ -171,6 +171,11 @@ def verdicts(results: list[WorkloadResult]) -> list[str]:
                     "steps) vs " + ", ".join(f"{n} {v.total_ratio:.3f} ({logged[n]})"
                                              for n, v in peers.items()) + "."
                 )
+                if aelog.steady_ratio is not None and all(
+                        v.steady_ratio is not None for v in peers.values()):
+                    lines.append(_against_peers(
+                        prefix, f"from step {STEADY_FROM} at each tool's own schedule,", aelog,
+                        "aelog", peers, setting, steady=True))
                 same = c.get("aelog_peer_interval")
                 if same is not None:
                     lines.append(_against_peers(prefix, "on the peers' schedule (every "
@@ -207,20 +212,25 @@ def _early(timing: ArmTiming) -> int:
 
 
 def _against_peers(prefix: str, what: str, mine: Comparison, name: str,
-                   peers: dict[str, Comparison], setting: SettingResult) -> str:
-    """aelog's whole run against each peer's on the same schedule, and what each logs."""
-    behind = [n for n, v in peers.items() if v.total_ratio <= mine.total_ratio]
-    helped = {n: v.with_helpers_ratio for n, v in peers.items()
-              if v.with_helpers_ratio is not None}
-    behind_all_cpu = [n for n in behind if helped.get(n, 0.0) <= mine.total_ratio]
+                   peers: dict[str, Comparison], setting: SettingResult,
+                   steady: bool = False) -> str:
+    """aelog's run against each peer's, and what each logs: whole runs, or (``steady``)
+    the part after aelog's dense start, where helper processes are not split out."""
+    def ratio(c: Comparison) -> float:
+        return c.steady_ratio if steady else c.total_ratio
+
+    behind = [n for n, v in peers.items() if ratio(v) <= ratio(mine)]
+    helped = {} if steady else {n: v.with_helpers_ratio for n, v in peers.items()
+                                if v.with_helpers_ratio is not None}
+    behind_all_cpu = [n for n in behind if helped.get(n, 0.0) <= ratio(mine)]
     series = setting.timings[name].series
     more = all(series > setting.timings[n].series for n in peers)
     verdict = ": ahead of every peer" if not behind else f": BEHIND {', '.join(behind)}"
     if behind and not behind_all_cpu:
         verdict += " in training-process time, ahead of every peer counting all the CPU used"
     return (
-        f"{prefix} {what} aelog {mine.total_ratio:.3f} vs "
-        + ", ".join(f"{n} {v.total_ratio:.3f}" + (
+        f"{prefix} {what} aelog {ratio(mine):.3f} vs "
+        + ", ".join(f"{n} {ratio(v):.3f}" + (
             f" ({helped[n]:.3f} with its helper processes' CPU time)" if n in helped else "")
             for n, v in peers.items())
         + verdict

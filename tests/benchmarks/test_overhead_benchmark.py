@@ -28,6 +28,7 @@ def test_runs_end_to_end_and_keeps_other_sections(tmp_path):
     assert "aelog.watch(log_every=100)" in rows[1] and "aelog.watch(log_every=1)" in rows[2]
     assert "on the peers' schedule (every 100 steps), aelog" in section
     assert "whole run at each tool's own schedule: aelog" in section
+    assert f"from step {STEADY_FROM} at each tool's own schedule, aelog" in section
     assert f"Its own books from step {STEADY_FROM} (each round): " in section  # the cadence's
     default_row = rows[0].split("|")
     assert int(default_row[8]) >= 28  # dense start: every step to 20, every 10th to 100
