@@ -54,17 +54,7 @@ def median(series: Series | None) -> float | None:
     if series is None:
         return None
     values = series.values[np.isfinite(series.values)]
-    return middle_value(values) if values.size else None
-
-
-def middle_value(values: np.ndarray) -> float:
-    """np.median of finite values, the same number, without its generic machinery: the live
-    diagnosis takes a thousand medians of short series inside a training step."""
-    ordered = np.sort(values, axis=None)
-    half = ordered.size // 2
-    if ordered.size % 2:
-        return float(ordered[half])
-    return float((ordered[half - 1] + ordered[half]) / 2)
+    return float(np.median(values)) if values.size else None
 
 
 def tail_median(run: RunData, signal: str) -> float | None:

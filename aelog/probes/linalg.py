@@ -37,8 +37,8 @@ def spectrum_of_gram(gram: torch.Tensor) -> torch.Tensor:
 
 def warm_up(device: torch.device) -> None:
     """One small eigen-decomposition on ``device`` now, at ``watch()``: the linear-algebra
-    library's first call sets itself up (~5-20 ms on CPU), which would otherwise land in
-    the first training step. A fixed matrix: no random draws. A device that cannot do it
+    library sets itself up on its first call, which would otherwise land in the first
+    training step. A fixed matrix: no random draws. A device that cannot do it
     is left alone here: the probes that need it say so when they run."""
     try:
         spectrum_of_gram(torch.eye(3, device=device))

@@ -200,7 +200,7 @@ def verdicts(results: list[WorkloadResult]) -> list[str]:
 
 
 def _books_line(timing: ArmTiming) -> str:
-    """What aelog's cadence counted from step 100 on, beside what the benchmark measured."""
+    """What aelog's cadence counted from STEADY_FROM on, beside what the benchmark measured."""
     if not timing.own_accounts:
         return ""
     shares = ", ".join(f"{share:.1%}" for share in timing.own_accounts)

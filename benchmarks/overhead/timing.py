@@ -44,7 +44,7 @@ class ArmTiming:
     helper_seconds: list[float] = field(default_factory=list)
     """per round, CPU seconds of the processes the tool started beside training."""
     own_accounts: list[float] = field(default_factory=list)
-    """per round, the share of time the tool's own books give logging from step 100 on."""
+    """per round, the share of time the tool's own books give logging from STEADY_FROM on."""
     error: str | None = None
 
     @property
@@ -114,12 +114,12 @@ def compare(arm: ArmTiming, bare: ArmTiming) -> Comparison:
             for a, b, helper in zip(arm.rounds, bare.rounds, arm.helper_seconds, strict=False)
         ]))
     return Comparison(
-        with_helpers_ratio=with_helpers,
         median_ratio=float(np.median(mine) / np.median(base)),
         non_logging_ratio=non_logging,
         total_ratio=ratio(0),
         steady_ratio=ratio(STEADY_FROM) if steps > STEADY_FROM else None,
         start_seconds=start_extra(),
+        with_helpers_ratio=with_helpers,
     )
 
 
@@ -174,8 +174,8 @@ def _run_round(results: dict[str, ArmTiming], workload: Workload, batches: Batch
         except Exception as error:  # noqa: BLE001
             result.error = f"close: {_error_line(error)}"
             continue
-        helpers_after = descendants_cpu_seconds()
-        if arm.starts_helpers and helpers_before is not None and helpers_after is not None:
+        helpers_after = descendants_cpu_seconds() if arm.starts_helpers else None
+        if helpers_before is not None and helpers_after is not None:
             # only one arm starts helpers; its service may outlive the round, so the delta
             result.helper_seconds.append(max(0.0, helpers_after - helpers_before))
         result.rounds.append(seconds[name])
