@@ -64,7 +64,7 @@ ALL_ARMS = ("bare", "bare_control", "aelog", "aelog_peer_interval", "tensorboard
             "cockpit")
 
 
-def run(workloads: list[Workload], quick: bool, rounds: int, memory: bool,
+def run(workloads: list[Workload], quick: bool, rounds: int | None, memory: bool,
         arms: list[str] | None = None, overrides: dict | None = None,
         echo=print) -> tuple[list[report.WorkloadResult], list]:
     peers = [wandb_status(), cockpit_status()]
@@ -84,7 +84,8 @@ def run(workloads: list[Workload], quick: bool, rounds: int, memory: bool,
             echo(f"{workload.name}, {setting}: {len(names)} arms x {steps} steps")
             with tempfile.TemporaryDirectory(prefix="aelog-bench-overhead-") as workdir:
                 timings = time_rounds(workload, names, steps, every, workdir,
-                                      rounds if every is None else 1, echo=echo)
+                                      (rounds or workload.rounds) if every is None else 1,
+                                      echo=echo)
             result.settings.append(report.SettingResult(setting, steps, timings))
         if memory:
             for arm in [a for a in chosen if a not in ("bare_control", *DEFAULT_ONLY)]:
@@ -112,11 +113,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a tenth of the steps")
     parser.add_argument("--workloads", default=",".join(w.name for w in WORKLOADS))
-    parser.add_argument("--rounds", type=int, default=3,
+    parser.add_argument("--rounds", type=int,
                         help="rounds at default settings, each with fresh copies of every "
-                             "arm (one copy of a model can run a few %% faster than another "
-                             "on the same machine); logging every step runs once, its ratios "
-                             "dwarf that")
+                             "arm (default: the workload's, 5 or 3 for the 10M model); "
+                             "logging every step runs once, its ratios dwarf the noise")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory subprocesses")
     parser.add_argument("--arms", default=",".join(ALL_ARMS), help="which arms (bare always)")
     parser.add_argument("--steps", type=int, help="steps per arm at default settings")
@@ -151,7 +151,6 @@ def main(argv: list[str] | None = None) -> int:
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "seconds": time.monotonic() - started,
         "torch": torch.__version__,
-        "rounds": args.rounds,
     }
     text = report.render(results, context, peers, cuda)
     print(text)

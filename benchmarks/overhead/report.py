@@ -70,8 +70,11 @@ def _bytes(value: float) -> str:
 
 
 def _step_table(result: WorkloadResult) -> list[str]:
+    rounds = max((len(t.rounds) for s in result.settings if s.setting == "default"
+                  for t in s.timings.values()), default=0)
     lines = [
-        f"#### {result.description} ({result.parameters:,} parameters)",
+        f"#### {result.description} ({result.parameters:,} parameters; {rounds} rounds at "
+        "default settings)",
         "",
         "| arm | steps | median step | median / bare | non-logging steps / bare | "
         f"whole run / bare | from step {STEADY_FROM} / bare | steps logged | "
@@ -105,22 +108,41 @@ def _step_table(result: WorkloadResult) -> list[str]:
 def _memory_table(results: list[WorkloadResult]) -> list[str]:
     lines = [
         "| workload | arm | steps, then 10x more | peak RSS added by training | RSS growth over "
-        "the 10x more steps | Python heap peak | Python heap growth over the 10x more steps |",
-        "|---|---|---|---|---|---|---|",
+        "the 10x more steps | Python heap peak | Python heap growth over the 10x more steps "
+        "| start-up (import + set-up) | close |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for result in results:
         for arm, m in result.memory.items():
             if "error" in m:
-                lines.append(f"| {result.name} | {arm} | failed: {m['error']} | | | | |")
+                lines.append(f"| {result.name} | {arm} | failed: {m['error']} | | | | | | |")
                 continue
             lines.append(
                 f"| {result.name} | {arm} | {m['steps']:,}, {m['total_steps'] - m['steps']:,} | "
                 f"{(m['peak_rss'] - m['rss_start']) / MIB:+.1f} MiB | "
                 f"{(m['rss_second'] - m['rss_first']) / MIB:+.1f} MiB | "
                 f"{_bytes(m['heap_peak'])} | "
-                f"{(m['heap_second'] - m['heap_first']) / 1024:+.1f} KiB |"
+                f"{(m['heap_second'] - m['heap_first']) / 1024:+.1f} KiB | "
+                f"{_ms(m.get('setup_seconds'))} | {_ms(m.get('close_seconds'))} |"
             )
     return lines + [""]
+
+
+def _ms(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds * 1e3:,.0f} ms"
+
+
+def start_and_close_extra(result: WorkloadResult, arm: str) -> float | None:
+    """Seconds the tool's start-up and close add over the bare loop's, in a fresh process
+    (the memory subprocesses); None where either was not measured."""
+    def both(name: str) -> float | None:
+        m = result.memory.get(name, {})
+        if "setup_seconds" not in m or "close_seconds" not in m:
+            return None
+        return m["setup_seconds"] + m["close_seconds"]
+
+    mine, bare = both(arm), both("bare")
+    return None if mine is None or bare is None else mine - bare
 
 
 def verdicts(results: list[WorkloadResult]) -> list[str]:
@@ -169,8 +191,21 @@ def verdicts(results: list[WorkloadResult]) -> list[str]:
                     f"{aelog.total_ratio:.3f} ({logged['aelog']} logging steps, "
                     f"{_early(setting.timings['aelog'])} of them in the first {STEADY_FROM} "
                     "steps) vs " + ", ".join(f"{n} {v.total_ratio:.3f} ({logged[n]})"
-                                             for n, v in peers.items()) + "."
+                                             for n, v in peers.items())
+                    + _behind_or_ahead(aelog.total_ratio,
+                                       {n: v.total_ratio for n, v in peers.items()}) + "."
                 )
+                started = _with_start_and_close(result, {"aelog": aelog, **peers})
+                if started is not None:
+                    lines.append(
+                        f"{prefix} the same counting each tool's start-up and close in a fresh "
+                        f"process (import, set-up, final flush; bare loop "
+                        f"{setting.steps:,} steps = {aelog.bare_seconds:.2f} s): aelog "
+                        f"{started['aelog']:.3f} vs "
+                        + ", ".join(f"{n} {v:.3f}" for n, v in started.items() if n != "aelog")
+                        + _behind_or_ahead(started["aelog"], {n: v for n, v in started.items()
+                                                              if n != "aelog"}) + "."
+                    )
                 if aelog.steady_ratio is not None and all(
                         v.steady_ratio is not None for v in peers.values()):
                     lines.append(_against_peers(
@@ -197,6 +232,23 @@ def verdicts(results: list[WorkloadResult]) -> list[str]:
                 "log-spaced)."
             )
     return lines
+
+
+def _behind_or_ahead(mine: float, peers: dict[str, float]) -> str:
+    behind = [n for n, v in peers.items() if v <= mine]
+    return ": ahead of every peer" if not behind else f": BEHIND {', '.join(behind)}"
+
+
+def _with_start_and_close(result: WorkloadResult, arms: dict[str, Comparison]
+                          ) -> dict[str, float] | None:
+    """Whole-run ratios with each tool's start-up and close added, for the tools where they
+    were measured; None unless aelog's and at least one peer's were."""
+    ratios = {}
+    for name, comparison in arms.items():
+        extra = start_and_close_extra(result, name)
+        if extra is not None and comparison.bare_seconds:
+            ratios[name] = comparison.total_ratio + extra / comparison.bare_seconds
+    return ratios if "aelog" in ratios and len(ratios) > 1 else None
 
 
 def _books_line(timing: ArmTiming) -> str:
@@ -252,8 +304,9 @@ def render(results: list[WorkloadResult], context: dict, peers: list[PeerStatus]
         "batches, Adam, MSE, batch 128), all arms interleaved in blocks of "
         f"{BLOCK_STEPS} steps in a fresh random order each block (warm caches, as in a real "
         "loop), each step timed on its own, after a short warm-up; at default settings "
-        f"{context.get('rounds', 1)} rounds, each with fresh copies of every arm (one copy "
-        "of a model can run a few percent faster than another), ratios are medians over "
+        "several rounds (each table says how many), each with fresh copies of every arm "
+        "(one copy of a model can run a few percent faster than another), ratios are medians "
+        "over "
         "the rounds. aelog's cadence "
         "budgets against a clock that runs only during its own arm's steps, as it would "
         "alone. *median / bare*: median step time over bare's. *whole run*: the run's time "
@@ -281,7 +334,12 @@ def render(results: list[WorkloadResult], context: dict, peers: list[PeerStatus]
     lines += [
         "RSS: resident memory of the whole process (psutil), before the first step, after "
         "the first steps and after 10x more; peak: the kernel's high-water mark (VmHWM), "
-        "reset before the first step. Python heap: tracemalloc, from the first step on.",
+        "reset before the first step. Python heap: tracemalloc, from the first step on. "
+        "Start-up: in the same fresh process, from before the tool's import to the end of "
+        "its set-up (`aelog.watch`; `SummaryWriter()`; `wandb.init` + `wandb.watch`; "
+        "Cockpit's import, `extend` and `Cockpit()`), what a user's script pays once; close: "
+        "its final flush (`monitor.close()`, `writer.close()`, `run.finish()`, "
+        "`cockpit.write`). The bare loop's row is the optimizer's set-up alone.",
         "",
         "### Verdicts",
         "",

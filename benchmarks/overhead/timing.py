@@ -68,6 +68,8 @@ class Comparison:
     """what the first STEADY_FROM steps took over bare's, in seconds: a one-off cost."""
     with_helpers_ratio: float | None = None
     """the whole run's ratio with the CPU time of the tool's helper processes added."""
+    bare_seconds: float = 0.0
+    """the bare loop's whole run in seconds (median over the rounds, see robust_total)."""
 
 
 def robust_total(seconds: np.ndarray, logged: np.ndarray) -> float:
@@ -120,6 +122,7 @@ def compare(arm: ArmTiming, bare: ArmTiming) -> Comparison:
         steady_ratio=ratio(STEADY_FROM) if steps > STEADY_FROM else None,
         start_seconds=start_extra(),
         with_helpers_ratio=with_helpers,
+        bare_seconds=float(np.median([robust_total(b, never) for b in bare.rounds])),
     )
 
 

@@ -82,6 +82,10 @@ class Workload:
     """training steps per arm with every step logged (costly for the peers)."""
     memory_steps: int
     """steps before the first memory reading; the second comes after 10x more."""
+    rounds: int = 5
+    """rounds at default settings, each with fresh copies of every arm: the ratios' medians
+    over rounds steady the verdicts on a shared machine (the 10M model's rounds are long,
+    and its steps long enough to vary less, so it has fewer)."""
     left_out: dict[str, str] = field(default_factory=dict)
     """arms not run on this workload, each with the measured reason."""
 
@@ -100,7 +104,7 @@ WORKLOADS = (
              steps=600, every_step_steps=100, memory_steps=50),
     Workload(
         "wide_mlp_10m", "wide MLP autoencoder, ~10M parameters", WideMLPAutoencoder, (64,),
-        steps=300, every_step_steps=20, memory_steps=5,
+        steps=300, every_step_steps=20, memory_steps=5, rounds=3,
         left_out={
             "cockpit": "its per-sample gradients (128 x 9.9M floats, 5 GB per quantity) took "
                        "the process past this machine's 23 GB and the kernel killed it (OOM) "

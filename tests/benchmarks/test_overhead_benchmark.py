@@ -35,6 +35,10 @@ def test_runs_end_to_end_and_keeps_other_sections(tmp_path):
     assert 0.5 < float(default_row[4]) < 2.0  # median step against bare: a real ratio
     assert "SummaryWriter histograms every 100" in section
     assert "| mlp_digits | aelog | 3, 30 |" in section
+    memory_row = next(line for line in section.splitlines()
+                      if line.startswith("| mlp_digits | aelog | 3, 30 |")).split("|")
+    assert memory_row[8].strip().endswith(" ms") and memory_row[9].strip().endswith(" ms")
+    assert "the same counting each tool's start-up and close in a fresh process" in section
     assert "non-logging step takes" in section and "no-op hooks" in section
     assert "### GPU" in section
 
@@ -122,3 +126,25 @@ def test_helper_cpu_time_joins_a_peers_whole_run_and_its_verdict():
                                  {"wandb": theirs}, setting)
     assert "wandb 1.000 (1.100 with its helper processes' CPU time)" in line
     assert "BEHIND wandb in training-process time, ahead of every peer counting all" in line
+
+
+def test_start_up_and_close_join_the_whole_run_in_a_verdict():
+    steps = STEADY_FROM + 100
+    bare = _timing("bare", [0.01] * steps, set())
+    mine = compare(_timing("aelog", [0.01] * steps, set()), bare)
+    theirs = compare(_timing("wandb", [0.01] * steps, set()), bare)
+    assert abs(mine.bare_seconds - 0.01 * steps) < 1e-12
+    result = report.WorkloadResult("w", "w", 1, memory={
+        "bare": {"setup_seconds": 0.01, "close_seconds": 0.0},
+        "aelog": {"setup_seconds": 0.01 + 0.02 * steps * 0.01, "close_seconds": 0.0},
+        "wandb": {"setup_seconds": 0.01, "close_seconds": 0.1 * steps * 0.01},
+        "tensorboard": {"error": "exit 1: no"},  # not measured: left out, not a failure
+    })
+    ratios = report._with_start_and_close(result, {"aelog": mine, "wandb": theirs,
+                                                   "tensorboard": theirs})
+    assert set(ratios) == {"aelog", "wandb"}
+    assert abs(ratios["aelog"] - 1.02) < 1e-9 and abs(ratios["wandb"] - 1.1) < 1e-9
+    assert report._behind_or_ahead(ratios["aelog"], {"wandb": ratios["wandb"]}) == (
+        ": ahead of every peer")
+    assert report._with_start_and_close(report.WorkloadResult("w", "w", 1), {"aelog": mine}
+                                        ) is None
