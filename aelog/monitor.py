@@ -21,7 +21,12 @@ from aelog import distributed, run_metadata
 from aelog import format as fmt
 from aelog.cadence import Cadence
 from aelog.live_alert import CollapseAlert, CollapseDetected
-from aelog.loss_scale import find_grad_scaler, skipped_inside_step, step_scale
+from aelog.loss_scale import (
+    find_grad_scaler,
+    raw_gradient_shrink,
+    skipped_inside_step,
+    step_scale,
+)
 from aelog.model_inspect import (
     WatchedLayer,
     named_encoder,
@@ -138,6 +143,8 @@ class Monitor:
         self._skips: SkippedSteps | None = None
         self._all_params = list(model.parameters())
         self._previous_weight_fingerprints: list[float] | None = None
+        self._raw_shrink = 1.0
+        """what raw gradients are multiplied by before squaring: from the last loss scale."""
         in_optimizer = {id(item.tensor) for item in self._params if item.group is not None}
         self._init_layers = initial_layer_stats(model, in_optimizer)
 
@@ -671,6 +678,7 @@ class Monitor:
     def _watch_raw_gradients(self) -> None:
         """|g|^2 as backward leaves it (before unscaling and clipping), this step only."""
         self._measure.raw_grad_sq = [None] * len(self._params)
+        self._measure.raw_shrink = self._raw_shrink
         for index, item in enumerate(self._params):
             self._grad_hooks.append(
                 item.tensor.register_post_accumulate_grad_hook(self._raw_grad_reader(index))
@@ -678,7 +686,12 @@ class Monitor:
 
     def _raw_grad_reader(self, index: int):
         def square(param: torch.Tensor) -> None:
-            grad = param.grad.detach().reshape(-1).double()  # scaled: |g|^2 overflows float32
+            grad = param.grad.detach().reshape(-1)
+            if grad.dtype not in (torch.float32, torch.float64):
+                grad = grad.float()
+            shrink = self._measure.raw_shrink
+            if shrink != 1.0:  # a power of two: exact, and the scaled squares cannot overflow
+                grad = grad * shrink
             self._measure.raw_grad_sq[index] = torch.dot(grad, grad)
 
         def read(param: torch.Tensor) -> None:  # runs inside backward: nothing may escape
@@ -781,6 +794,7 @@ class Monitor:
         if isinstance(measure.loss_scale, float):
             values[fmt.scalar_tag(fmt.LOSS_SCALE)] = measure.loss_scale
         loss_scale = values.get(fmt.scalar_tag(fmt.LOSS_SCALE), 1.0)
+        self._raw_shrink = raw_gradient_shrink(loss_scale)
         if values.pop(_SKIPPED_INSIDE, 0.0) and self._skips is not None:
             # a fused optimizer skipped this step itself: its inf gradients are no signal
             self._skips.count += 1
@@ -792,8 +806,10 @@ class Monitor:
             headline, per_layer = result if result is not None else ({}, {})
             values.update({fmt.scalar_tag(k): v for k, v in headline.items()})
             if raw_grad_sq is not None and fmt.GRAD_NORM in headline:
+                shrunk = measure.raw_shrink**2
                 clipping = optimizer_probe.clipping_stats(
-                    raw_grad_sq, headline[fmt.GRAD_NORM], loss_scale
+                    [square / shrunk for square in raw_grad_sq], headline[fmt.GRAD_NORM],
+                    loss_scale,
                 )
                 values.update({fmt.scalar_tag(k): v for k, v in clipping.items()})
             for layer, stats in per_layer.items():

@@ -71,7 +71,11 @@ class StepMeasure:
     settings: dict[str, float] = field(default_factory=dict)
     """lr and weight decay in force for this step, read before it."""
     raw_grad_sq: list[torch.Tensor | None] = field(default_factory=list)
-    """|g|^2 per parameter as backward accumulated it (scaled, before clipping)."""
+    """|g * raw_shrink|^2 per parameter as backward accumulated it (scaled, before
+    clipping)."""
+    raw_shrink: float = 1.0
+    """the power of two the raw gradients were multiplied by before squaring (see
+    ``loss_scale.raw_gradient_shrink``)."""
     loss_scale: torch.Tensor | float | None = None
     """the GradScaler's scale for this step, when one drove it."""
     skipped_inside: torch.Tensor | None = None
@@ -134,17 +138,21 @@ def read_updates(params: list[TrainedParam], measure: StepMeasure) -> None:
     decays = measure.decay if len(measure.decay) == len(params) else [0.0] * len(params)
     for item, before, decay in zip(params, measure.before, decays, strict=True):
         after, start = _flat(item.tensor), _flat(before)
-        delta = after - start
-        update_sq = torch.dot(delta, delta)
-        measure.update_sq.append(update_sq)
         if decay:
+            delta = after - start
+            update_sq = torch.dot(delta, delta)
             measure.decay_sq.append(torch.dot(start, start) * decay**2)
             # w_new = w - lr*wd*w - (loss step): the loss-driven part is delta + lr*wd*w.
             loss_part = delta.add_(start, alpha=decay)
             measure.loss_update_sq.append(torch.dot(loss_part, loss_part))
         else:
+            # before - after, written over the snapshot (it is not needed after this): no
+            # fresh buffer the size of the weights, which costs page faults on big models
+            delta = start.sub_(after)
+            update_sq = torch.dot(delta, delta)
             measure.decay_sq.append(torch.zeros((), device=after.device))
             measure.loss_update_sq.append(update_sq)
+        measure.update_sq.append(update_sq)
     measure.before = []
 
 
@@ -155,6 +163,8 @@ def clipping_stats(raw_grad_sq: list[float], grad_norm: float, loss_scale: float
     exact); a clip that did not bite multiplies by 1.0 and changes nothing either.
     """
     before = math.sqrt(sum(raw_grad_sq)) / (loss_scale or 1.0)
+    if math.isinf(before) and math.isfinite(grad_norm):
+        return {}  # the squares of still-scaled gradients overflowed: not measured this step
     clipped = math.isfinite(before) and grad_norm < before * (1 - 1e-4)
     return {fmt.GRAD_NORM_BEFORE_CLIP: before, fmt.GRAD_CLIPPED: float(clipped)}
 

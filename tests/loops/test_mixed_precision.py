@@ -93,9 +93,9 @@ def test_grad_scaler_skips_are_counted_and_norms_are_unscaled(tmp_path):
     assert series(run, fmt.SKIPPED_STEPS)[-1][1] == seen["skipped"]
     logged = [v for _, v in series(run, fmt.GRAD_NORM)]
     assert logged == pytest.approx(seen["after_clip"], rel=1e-5)  # unscaled: ~0.1, not ~1e5
-    assert [v for _, v in series(run, fmt.GRAD_NORM_BEFORE_CLIP)] == pytest.approx(
-        seen["after_clip"], rel=1e-9
-    )
+    # read before unscaling, in float32, shrunk by a power of two: no clip, so bit for bit
+    # the norm the step used (and no overflow under a scale of 2^21)
+    assert [v for _, v in series(run, fmt.GRAD_NORM_BEFORE_CLIP)] == logged
     assert max(v for _, v in series(run, fmt.GRAD_CLIPPED)) == 0.0
     assert {v for _, v in series(run, fmt.LOSS_SCALE)} == {2.0**21}
     # the inf gradients of the skipped step are not reported as divergence
@@ -146,3 +146,35 @@ def test_grad_scaler_with_clipping_reports_the_norm_before_the_clip(tmp_path):
     assert after == pytest.approx([0.05] * len(after), rel=1e-4)
     assert {v for _, v in series(run, fmt.GRAD_CLIPPED)} == {1.0}  # ... and we say so
     assert series(run, fmt.SKIPPED_STEPS)[-1][1] == seen["skipped"] >= 1
+
+
+def test_a_huge_loss_scale_does_not_overflow_the_norm_before_the_clip(tmp_path):
+    """Scaled by 2^100, fp32 gradients stay finite but their squares overflow float32: the
+    first logging step (no scale known yet) leaves the norm out, the next ones shrink the
+    gradients by the last scale first and report it exactly."""
+    torch.manual_seed(5)
+    model = TinyAE()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0**100, growth_interval=10**6)
+    with aelog.watch(model, optimizer, logdir=tmp_path, log_every=1,
+                     on_collapse=None) as monitor:
+        for x in batches(digits(), 6):
+            optimizer.zero_grad()
+            scaler.scale(mse(model(x), x)).backward()
+            scaler.step(optimizer)
+            scaler.update()
+    run = monitor.run_data()
+    assert {v for _, v in series(run, fmt.LOSS_SCALE)} == {2.0**100}
+    before = series(run, fmt.GRAD_NORM_BEFORE_CLIP)
+    assert [s for s, _ in before] == [1, 2, 3, 4, 5]
+    assert [v for _, v in before] == [v for _, v in series(run, fmt.GRAD_NORM)][1:]
+    assert {v for _, v in series(run, fmt.GRAD_CLIPPED)} == {0.0}
+
+
+def test_raw_gradient_shrink_is_the_power_of_two_below_the_scale():
+    from aelog.loss_scale import raw_gradient_shrink
+
+    assert raw_gradient_shrink(2.0**16) == 2.0**-16
+    assert raw_gradient_shrink(3.0e5) == 2.0**-18
+    assert raw_gradient_shrink(1.0) == 1.0
+    assert raw_gradient_shrink(0.0) == raw_gradient_shrink(float("inf")) == 1.0

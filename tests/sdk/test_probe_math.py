@@ -11,7 +11,13 @@ from aelog.outputs import UnexpectedOutput, parse_output, parse_pair
 from aelog.probes.code import code_stats, kl_per_dimension, vae_stats
 from aelog.probes.data import FingerprintDirection, input_stats
 from aelog.probes.symptom import symptom_stats
-from aelog.probes.units import activation_stats, identical_rows_fraction, unit_similarity
+from aelog.probes.units import (
+    activation_stats,
+    identical_rows_fraction,
+    per_unit_count,
+    per_unit_max,
+    unit_similarity,
+)
 
 
 def _effective_rank(x: np.ndarray) -> float:
@@ -115,6 +121,9 @@ def _reference_activation_stats(x: torch.Tensor, unit_dim: int, limits) -> dict[
     ((16, 6, 5, 5), 1, None),
     ((8, 7, 12), -1, (-1.0, 1.0)),
     ((16, 4, 3, 3), 1, (0.0, 1.0)),
+    ((12, 32, 4, 4), 1, (-1.0, 1.0)),
+    ((8, 7, 12), 1, None),
+    ((6, 9), 0, (0.0, 1.0)),
     ((50,), -1, None),
 ])
 def test_activation_stats_match_their_definitions(shape, unit_dim, limits):
@@ -129,6 +138,16 @@ def test_activation_stats_match_their_definitions(shape, unit_dim, limits):
     x.reshape(-1)[9] = float("inf")
     got = {key: float(value) for key, value in activation_stats(x, unit_dim, limits).items()}
     assert got == pytest.approx(_reference_activation_stats(x, unit_dim, limits), rel=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(5,), (7, 3), (4, 6, 5), (3, 4, 2, 5)])
+def test_per_unit_reductions_equal_one_reduction_over_the_sample_axes(shape):
+    x = torch.randn(shape, generator=torch.Generator().manual_seed(len(shape)))
+    for unit_dim in range(-len(shape), len(shape)):
+        units = unit_dim % len(shape)
+        samples = tuple(a for a in range(len(shape)) if a != units or len(shape) < 2)
+        assert torch.equal(per_unit_max(x, unit_dim), x.amax(dim=samples))
+        assert torch.equal(per_unit_count(x > 0.3, unit_dim), (x > 0.3).sum(dim=samples))
 
 
 def test_activation_spread_keeps_its_precision_far_from_zero():
