@@ -19,6 +19,7 @@ from torch import nn
 
 from aelog import distributed, run_metadata
 from aelog import format as fmt
+from aelog.backward_end import BackwardEnd
 from aelog.cadence import Cadence
 from aelog.live_alert import CollapseAlert, CollapseDetected
 from aelog.loss_scale import (
@@ -264,16 +265,16 @@ class Monitor:
         """Permanent hooks, few and cheap; everything else is attached for logging steps only.
 
         A module with hooks takes PyTorch's slower call path, so between logging steps the
-        layers carry no hooks at all: a plain step pays one forward pre-hook, a post-hook
-        per optimizer and the skipped-step counter's gradient hook (``SkippedSteps``),
-        each a few Python comparisons.
+        layers carry no hooks at all: a plain step pays one forward pre-hook and a
+        post-hook per optimizer, each a few Python comparisons, and nothing in backward
+        (no hook on a parameter, ever: see ``BackwardEnd``).
         """
         self._handles.append(self._entry.register_forward_pre_hook(self._on_forward_start))
         for optimizer in self.optimizers:
             self._handles.append(optimizer.register_step_post_hook(self._after_step))
         if self.optimizers:
             self._skips = SkippedSteps(
-                [item.tensor for item in self._params if item.group is not None]
+                [item.tensor for item in self._params if item.group is not None], self._entry
             )
         if self._logging:
             self._attach_step_hooks()
@@ -369,6 +370,8 @@ class Monitor:
         """
         if self._closed or not isinstance(inputs, torch.Tensor):
             return
+        if self._skips is not None:
+            self._skips.count_by_parameter()  # the model itself may never be called
         self._batch_inputs = None
         self._on_forward_start(self._entry, (inputs,))
         self._batch_inputs = inputs
@@ -516,6 +519,7 @@ class Monitor:
         self._code: tuple[torch.Tensor, torch.Tensor | None] | None = None
         self._measure = optimizer_probe.StepMeasure()
         self._grad_hooks: list = []
+        self._backward_end: BackwardEnd | None = None
         self._last_unit_dim = -1
         self._executed: list[tuple[str, int, nn.Module]] = []
         self._executed_outputs: dict[str, object] = {}
@@ -532,6 +536,8 @@ class Monitor:
             return
         if self._batch_inputs is not None and output.numel() == self._batch_inputs.numel():
             self._last_full_output = output  # the reconstruction, if model(x) is never called
+            if self._backward_end is not None:  # ... whose backward the gradients come from
+                self._backward_end.watch(output)
         if layer.unit_dim is not None:
             self._last_unit_dim = layer.unit_dim
         unit_dim = layer.unit_dim if layer.unit_dim is not None else self._last_unit_dim
@@ -679,44 +685,47 @@ class Monitor:
         """|g|^2 as backward leaves it (before unscaling and clipping), this step only."""
         self._measure.raw_grad_sq = [None] * len(self._params)
         self._measure.raw_shrink = self._raw_shrink
-        for index, item in enumerate(self._params):
-            self._grad_hooks.append(
-                item.tensor.register_post_accumulate_grad_hook(self._raw_grad_reader(index))
-            )
+        self._read_at_backward_end("clipping", self._read_raw_gradients)
 
-    def _raw_grad_reader(self, index: int):
-        def square(param: torch.Tensor) -> None:
-            grad = param.grad.detach().reshape(-1)
+    def _read_raw_gradients(self) -> None:
+        shrink = self._measure.raw_shrink
+        for index, item in enumerate(self._params):
+            grad = item.tensor.grad
+            if grad is None:
+                continue
+            grad = grad.detach().reshape(-1)
             if grad.dtype not in (torch.float32, torch.float64):
                 grad = grad.float()
-            shrink = self._measure.raw_shrink
             if shrink != 1.0:  # a power of two: exact, and the scaled squares cannot overflow
                 grad = grad * shrink
             self._measure.raw_grad_sq[index] = torch.dot(grad, grad)
 
-        def read(param: torch.Tensor) -> None:  # runs inside backward: nothing may escape
-            self._guard.run("clipping", square, param)
-
-        return read
-
     def _start_measure_without_optimizer(self) -> None:
-        """Weights now; gradients when backward accumulates them (the loop may zero them)."""
+        """Weights now; gradients when backward has made them (the loop may zero them)."""
         optimizer_probe.snapshot_weights(self._params, self._measure)
         count = len(self._params)
         self._measure.grad_sq = [torch.zeros(())] * count
         self._measure.grad_dot_weight = [torch.zeros(())] * count
-        for index, item in enumerate(self._params):
-            self._grad_hooks.append(
-                item.tensor.register_post_accumulate_grad_hook(self._grad_reader(index))
-            )
+        self._read_at_backward_end("optimizer", self._read_gradients_now)
 
-    def _grad_reader(self, index: int):
-        def read(param: torch.Tensor) -> None:
-            grad_sq, dot = optimizer_probe.gradient_terms(param)
+    def _read_gradients_now(self) -> None:
+        for index, item in enumerate(self._params):
+            grad_sq, dot = optimizer_probe.gradient_terms(item.tensor)
             self._measure.grad_sq[index] = grad_sq
             self._measure.grad_dot_weight[index] = dot
 
-        return read
+    def _read_at_backward_end(self, probe: str, read) -> None:
+        """``read()`` at the end of every backward through this logging step's forwards
+        (see ``BackwardEnd``: no hook is left on the parameters)."""
+        watcher = BackwardEnd(lambda: self._guard.run(probe, read))
+        self._backward_end = watcher
+
+        def watch(module: nn.Module, args: tuple, output) -> None:
+            if not self._in_probe and module.training and torch.is_grad_enabled():
+                self._guard.run(probe, watcher.watch, output)
+
+        self._grad_hooks.append(watcher)
+        self._grad_hooks.append(self._entry.register_forward_hook(watch))
 
     # -- the end of a logging step: compute, one host transfer, write ---------------------------
 

@@ -196,3 +196,28 @@ def test_non_logging_steps_of_these_loops_run_only_the_users_ops(tmp_path):
     monitor.close()
     assert watched == plain
     assert series(monitor.run_data(), fmt.GRAD_CLIPPED) == [(0, 1.0)]
+
+
+@pytest.mark.parametrize("with_optimizer", [True, False])
+def test_logging_steps_leave_no_hooks_on_the_parameters(tmp_path, with_optimizer):
+    """A hook on a parameter stays installed in autograd after its handle is removed (a
+    Python call per parameter on every later backward), so the gradients of a logging step
+    are read at the end of its backward instead: at most the skipped-step counter's one
+    parameter carries a hook, and the norms are still read."""
+    torch.manual_seed(0)
+    model = TinyAE()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    with aelog.watch(model, optimizer if with_optimizer else None, logdir=tmp_path,
+                     log_every=2, on_collapse=None) as monitor:
+        for x in batches(digits(), 6):
+            optimizer.zero_grad()
+            mse(model(x), x).backward()
+            optimizer.step()
+    hooked = [name for name, p in model.named_parameters()
+              if p._post_accumulate_grad_hooks is not None]
+    assert len(hooked) <= (1 if with_optimizer else 0), hooked
+    run = monitor.run_data()
+    norms = [v for _, v in series(run, fmt.GRAD_NORM)]
+    assert len(norms) == 3 and min(norms) > 0
+    if with_optimizer:  # no clipping, no scaler: the raw norm is the norm, bit for bit
+        assert [v for _, v in series(run, fmt.GRAD_NORM_BEFORE_CLIP)] == norms

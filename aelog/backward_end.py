@@ -1,0 +1,58 @@
+"""Run a callback when a backward pass has finished: every gradient accumulated, none clipped.
+
+A logging step reads gradients as backward leaves them (before a GradScaler unscales them
+or the loop clips them). A hook on each parameter would do it, but a parameter hook cannot
+really be removed: PyTorch keeps calling into Python for that parameter on every later
+backward, ~0.8 us per parameter per step for the rest of the run (7 us a step on an
+8-tensor MLP, ~80 us on a model of 100 tensors). Here the hook goes on the outputs of the
+logging step's forwards instead: it asks autograd to call back once the whole pass is done
+(``queue_callback``) and goes away with that step's graph.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch.autograd import Variable
+
+
+class BackwardEnd:
+    """Calls ``callback()`` once at the end of each backward that flows through a watched
+    output, until :meth:`remove`. Gradient accumulation (several backwards before one
+    step) calls it after each, so the last call sees the accumulated gradients."""
+
+    def __init__(self, callback: Callable[[], None]) -> None:
+        self._callback: Callable[[], None] | None = callback
+        self._queued = False
+
+    def watch(self, output: object) -> None:
+        """Hook the tensors of one forward's output that backward will flow through."""
+        for tensor in _tensors(output):
+            if tensor.requires_grad and tensor.grad_fn is not None:
+                tensor.register_hook(self._on_gradient)
+
+    def remove(self) -> None:
+        """No more calls: the step is over (a graph kept with ``retain_graph`` stays quiet)."""
+        self._callback = None
+
+    def _on_gradient(self, grad: torch.Tensor) -> None:
+        if self._callback is not None and not self._queued:
+            self._queued = True
+            Variable._execution_engine.queue_callback(self._run)
+
+    def _run(self) -> None:
+        self._queued = False
+        if self._callback is not None:
+            self._callback()
+
+
+def _tensors(output: object) -> list[torch.Tensor]:
+    """The tensors in a model's output: a tensor, or a tuple, list or dict holding some."""
+    if isinstance(output, torch.Tensor):
+        return [output]
+    if isinstance(output, dict):
+        output = list(output.values())
+    if isinstance(output, (tuple, list)):
+        return [item for item in output if isinstance(item, torch.Tensor)]
+    return []
