@@ -169,6 +169,9 @@ def verdicts(results: list[WorkloadResult]) -> list[str]:
                     f"{aelog.total_ratio:.3f} over {setting.steps:,} steps, with the dense "
                     f"start ({_early(setting.timings['aelog'])} logging steps in the first "
                     f"{STEADY_FROM}), a one-off {aelog.start_seconds * 1e3:.0f} ms over bare."
+                    + (" From step " + str(STEADY_FROM) + ", each round: "
+                       + ", ".join(f"{r:.3f}" for r in aelog.steady_rounds) + "."
+                       if len(aelog.steady_rounds) > 1 else "")
                     + _books_line(setting.timings["aelog"])
                 )
                 quiet = aelog.non_logging_ratio

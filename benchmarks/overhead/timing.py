@@ -70,6 +70,9 @@ class Comparison:
     """the whole run's ratio with the CPU time of the tool's helper processes added."""
     bare_seconds: float = 0.0
     """the bare loop's whole run in seconds (median over the rounds, see robust_total)."""
+    steady_rounds: list[float] = field(default_factory=list)
+    """``steady_ratio`` in each round (its median is ``steady_ratio``): one disturbed round
+    shows here."""
 
 
 def robust_total(seconds: np.ndarray, logged: np.ndarray) -> float:
@@ -96,11 +99,14 @@ def compare(arm: ArmTiming, bare: ArmTiming) -> Comparison:
         float(np.median(mine[quiet]) / np.median(base[quiet])) if quiet.any() else None
     )
 
-    def ratio(start: int) -> float:
-        return float(np.median([
+    def ratios(start: int) -> list[float]:
+        return [
             robust_total(a[start:], logged_step[start:]) / robust_total(b[start:], never[start:])
             for a, b in zip(arm.rounds, bare.rounds, strict=False)
-        ]))
+        ]
+
+    def ratio(start: int) -> float:
+        return float(np.median(ratios(start)))
 
     def start_extra() -> float:
         return float(np.median([
@@ -123,6 +129,7 @@ def compare(arm: ArmTiming, bare: ArmTiming) -> Comparison:
         start_seconds=start_extra(),
         with_helpers_ratio=with_helpers,
         bare_seconds=float(np.median([robust_total(b, never) for b in bare.rounds])),
+        steady_rounds=ratios(STEADY_FROM) if steps > STEADY_FROM else [],
     )
 
 

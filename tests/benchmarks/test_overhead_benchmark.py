@@ -30,6 +30,8 @@ def test_runs_end_to_end_and_keeps_other_sections(tmp_path):
     assert "whole run at each tool's own schedule: aelog" in section
     assert f"from step {STEADY_FROM} at each tool's own schedule, aelog" in section
     assert f"Its own books from step {STEADY_FROM} (each round): " in section  # the cadence's
+    assert f"From step {STEADY_FROM}, each round: " in section  # one disturbed round shows
+    assert "(24,928 parameters; 5 rounds at default settings)" in section
     default_row = rows[0].split("|")
     assert int(default_row[8]) >= 28  # dense start: every step to 20, every 10th to 100
     assert 0.5 < float(default_row[4]) < 2.0  # median step against bare: a real ratio
