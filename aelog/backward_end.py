@@ -3,10 +3,10 @@
 A logging step reads gradients as backward leaves them (before a GradScaler unscales them
 or the loop clips them). A hook on each parameter would do it, but a parameter hook cannot
 really be removed: PyTorch keeps calling into Python for that parameter on every later
-backward, ~0.8 us per parameter per step for the rest of the run (7 us a step on an
-8-tensor MLP, ~80 us on a model of 100 tensors). Here the hook goes on the outputs of the
-logging step's forwards instead: it asks autograd to call back once the whole pass is done
-(``queue_callback``) and goes away with that step's graph.
+backward, for the rest of the run (``python -m benchmarks.overhead.micro``: +2-3 us on each
+backward of the benchmark's 8-tensor MLP, growing with the number of tensors). Here the
+hook goes on the outputs of the logging step's forwards instead: it asks autograd to call
+back once the whole pass is done (``queue_callback``) and goes away with that step's graph.
 """
 
 from __future__ import annotations

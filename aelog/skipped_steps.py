@@ -13,8 +13,8 @@ would void) and, for good, once the loop is seen to skip or to use a GradScaler 
 precision skips steps by design). A plain loop pays nothing for it between logging steps:
 the hooks are on this step's modules and tensors, removed or gone with its graph. (A hook
 on a parameter would not be: PyTorch keeps calling into Python for it on every later
-backward even once removed, ~4 us a step.) Loops driven by a framework that may never
-call the model itself (``training_batch_started``) count on one parameter's hook instead.
+backward even once removed, see ``BackwardEnd``.) Loops driven by a framework that may
+never call the model itself (``training_batch_started``) count on one parameter's hook.
 
 Blind spots: ``zero_grad(set_to_none=False)`` zeroes in place; telling that apart from
 accumulation would need a tensor read on every step, so such skips go uncounted; so do

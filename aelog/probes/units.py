@@ -75,7 +75,8 @@ def _over_samples(tensor: torch.Tensor, unit_dim: int, reduce) -> torch.Tensor:
 
     On CPU one reduction over several axes of a (128, 32, 4, 4) conv output takes ~150 us;
     reducing the outermost axis on its own (slab by slab) and then the small rest takes
-    ~9 us, for the same result (exact for a maximum and for integer counts)."""
+    ~9 us (``python -m benchmarks.overhead.micro``), for the same result (exact for a
+    maximum and for integer counts)."""
     if tensor.dim() < 2:
         return reduce(tensor)
     units = unit_dim % tensor.dim()
