@@ -14,7 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+from torch import nn
 from torch.autograd import Variable
+from torch.utils.hooks import RemovableHandle
 
 
 class BackwardEnd:
@@ -22,9 +24,23 @@ class BackwardEnd:
     output, until :meth:`remove`. Gradient accumulation (several backwards before one
     step) calls it after each, so the last call sees the accumulated gradients."""
 
-    def __init__(self, callback: Callable[[], None]) -> None:
+    def __init__(self, callback: Callable[[], None],
+                 on_error: Callable[[BaseException], None] | None = None) -> None:
         self._callback: Callable[[], None] | None = callback
+        self._on_error = on_error
+        """told when autograd will not take the callback (it runs inside the user's
+        backward: nothing may escape); the watch stops either way."""
         self._queued = False
+
+    def watch_forwards_of(self, module: nn.Module,
+                          skip: Callable[[], bool] = lambda: False) -> RemovableHandle:
+        """Watch the output of each of ``module``'s training forwards (train mode, grad
+        enabled, ``skip()`` false) while the returned handle stays in place."""
+        def on_forward(module: nn.Module, args: tuple, output) -> None:
+            if module.training and torch.is_grad_enabled() and not skip():
+                self.watch(output)
+
+        return module.register_forward_hook(on_forward)
 
     def watch(self, output: object) -> None:
         """Hook the tensors of one forward's output that backward will flow through."""
@@ -39,7 +55,12 @@ class BackwardEnd:
     def _on_gradient(self, grad: torch.Tensor) -> None:
         if self._callback is not None and not self._queued:
             self._queued = True
-            Variable._execution_engine.queue_callback(self._run)
+            try:
+                Variable._execution_engine.queue_callback(self._run)
+            except Exception as error:  # noqa: BLE001 - the user's backward must go on
+                self._callback = None
+                if self._on_error is not None:
+                    self._on_error(error)
 
     def _run(self) -> None:
         self._queued = False

@@ -717,15 +717,12 @@ class Monitor:
     def _read_at_backward_end(self, probe: str, read) -> None:
         """``read()`` at the end of every backward through this logging step's forwards
         (see ``BackwardEnd``: no hook is left on the parameters)."""
-        watcher = BackwardEnd(lambda: self._guard.run(probe, read))
+        watcher = BackwardEnd(lambda: self._guard.run(probe, read),
+                              on_error=lambda error: self._guard.fail(probe, error))
         self._backward_end = watcher
-
-        def watch(module: nn.Module, args: tuple, output) -> None:
-            if not self._in_probe and module.training and torch.is_grad_enabled():
-                self._guard.run(probe, watcher.watch, output)
-
         self._grad_hooks.append(watcher)
-        self._grad_hooks.append(self._entry.register_forward_hook(watch))
+        self._grad_hooks.append(
+            watcher.watch_forwards_of(self._entry, skip=lambda: self._in_probe))
 
     # -- the end of a logging step: compute, one host transfer, write ---------------------------
 

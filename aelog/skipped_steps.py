@@ -57,7 +57,7 @@ class SkippedSteps:
             self.handles.append(
                 self._sentinel.register_post_accumulate_grad_hook(self._on_backward))
         else:
-            self.handles.append(self._model.register_forward_hook(self._on_forward))
+            self.handles.append(self._counter.watch_forwards_of(self._model))
 
     def count_by_parameter(self) -> None:
         """The loop's framework may run the model's parts, not the model: count backwards
@@ -82,10 +82,6 @@ class SkippedSteps:
         while self.handles:
             self.handles.pop().remove()
         self._backwards = 0
-
-    def _on_forward(self, module: nn.Module, args: tuple, output) -> None:
-        if module.training and torch.is_grad_enabled():
-            self._counter.watch(output)
 
     def _backward_done(self) -> None:
         if self.armed:

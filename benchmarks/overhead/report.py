@@ -280,7 +280,7 @@ def _against_peers(prefix: str, what: str, mine: Comparison, name: str,
     behind_all_cpu = [n for n in behind if helped.get(n, 0.0) <= ratio(mine)]
     series = setting.timings[name].series
     more = all(series > setting.timings[n].series for n in peers)
-    verdict = ": ahead of every peer" if not behind else f": BEHIND {', '.join(behind)}"
+    verdict = _behind_or_ahead(ratio(mine), {n: ratio(v) for n, v in peers.items()})
     if behind and not behind_all_cpu:
         verdict += " in training-process time, ahead of every peer counting all the CPU used"
     return (

@@ -55,3 +55,29 @@ def test_outputs_without_a_graph_are_left_alone():
     out.sum().backward()
     assert calls == []
     assert all(p._post_accumulate_grad_hooks is None for p in model.parameters())
+
+
+def test_a_callback_autograd_refuses_is_reported_not_raised():
+    errors, calls = [], []
+    watcher = BackwardEnd(lambda: calls.append(1), on_error=errors.append)
+    watcher._on_gradient(torch.zeros(1))  # outside a backward: autograd takes no callback
+    assert len(errors) == 1 and isinstance(errors[0], RuntimeError)
+    model = _model()
+    out = model(torch.randn(5, 4))
+    watcher.watch(out)
+    out.sum().backward()
+    assert calls == []  # the watch stopped
+
+
+def test_forwards_are_watched_in_training_only_and_until_the_handle_goes():
+    model = _model()
+    calls = []
+    watcher = BackwardEnd(lambda: calls.append(1))
+    handle = watcher.watch_forwards_of(model)
+    model(torch.randn(5, 4)).sum().backward()
+    model.eval()
+    model(torch.randn(5, 4)).sum().backward()
+    model.train()
+    handle.remove()
+    model(torch.randn(5, 4)).sum().backward()
+    assert calls == [1]
