@@ -873,8 +873,12 @@ class Monitor:
                 self._in_probe = False
             return matching_shape(parse_output(output).reconstruction_values(), x)
 
+        # fewer samples only where the input is the call's one tensor: others may be
+        # per-sample too (labels, masks) and would no longer match
+        alone = sum(isinstance(v, torch.Tensor) for v in (*args, *kwargs.values())) == 1
         return identity_probe.identity_stats(
-            forward, inputs, matching_shape(target, inputs), self._generator, self.model
+            forward, inputs, matching_shape(target, inputs), self._generator, self.model,
+            max_samples=identity_probe.IDENTITY_SAMPLES if alone else None,
         )
 
     # -- writing ---------------------------------------------------------------------------

@@ -83,3 +83,46 @@ def test_identity_check_separates_identity_from_a_learned_code(tmp_path):
     # a PCA code reaches exactly the rank-k bound on the same batch
     assert abs(narrow_run.signal(fmt.RELATIVE_ERROR).values[-1]
                - narrow_run.signal(fmt.RANK_K_ERROR).values[-1]) < 0.05
+
+
+class _Conditional(nn.Module):
+    """model(x, labels): a second per-sample tensor that must keep matching x's rows."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(64, 8), nn.ReLU(), nn.Linear(8, 64))
+        self.embed = nn.Embedding(10, 64)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return self.net(x + self.embed(labels))
+
+
+def _identity_forward_sizes(tmp_path, model, data, labels=None) -> list[int]:
+    """Batch sizes of the forwards the identity check made (eval mode, no grad)."""
+    sizes: list[int] = []
+    model.register_forward_pre_hook(
+        lambda module, args: sizes.append(args[0].shape[0])
+        if not module.training and not torch.is_grad_enabled() else None)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    with aelog.watch(model, optimizer, logdir=tmp_path, log_every=1, identity_every=1,
+                     on_collapse=None) as monitor:
+        for _ in range(2):
+            optimizer.zero_grad()
+            args = (data,) if labels is None else (data, labels)
+            nn.functional.mse_loss(model(*args), data).backward()
+            optimizer.step()
+    assert monitor.run_data().signal(fmt.IDENTITY_RATIO) is not None
+    return sizes
+
+
+def test_identity_check_runs_on_a_few_samples_where_the_call_allows(tmp_path):
+    from aelog.probes.identity import IDENTITY_SAMPLES
+
+    torch.manual_seed(0)
+    data = digits(128)
+    sizes = _identity_forward_sizes(tmp_path / "plain", MLPAE(), data)
+    assert sizes and set(sizes) == {IDENTITY_SAMPLES}  # data and noise, a subset each
+    # with another per-sample tensor in the call, the whole batch (rows must match)
+    labels = torch.randint(0, 10, (128,))
+    sizes = _identity_forward_sizes(tmp_path / "cond", _Conditional(), data, labels)
+    assert sizes and set(sizes) == {128}
