@@ -1,0 +1,26 @@
+"""The logging-step breakdown times aelog's parts inside a real run and puts them back."""
+
+from __future__ import annotations
+
+from aelog import monitor
+from aelog.probes import identity
+from benchmarks.overhead import log_cost
+
+
+def test_each_logging_step_is_broken_down_into_timed_parts():
+    before = (monitor.Monitor._log_step, identity.identity_stats)
+    spent, logs, loop = log_cost.measure("mlp_digits", 12)
+    assert logs == 12 and loop > 0
+    assert len(spent["Monitor._log_step"]) == 12
+    assert len(spent["Monitor._capture_forward"]) == 12
+    assert spent["identity.identity_stats"]  # the probes are reached through the wrappers
+    # a part's time sits inside the part that calls it
+    assert sum(spent["identity.identity_stats"]) <= sum(spent["Monitor._compute_step"])
+    assert (monitor.Monitor._log_step, identity.identity_stats) == before
+
+
+def test_the_breakdown_prints_one_row_per_part(capsys):
+    assert log_cost.main(["--workload", "mlp_digits", "--steps", "8"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("python -m benchmarks.overhead.log_cost --workload mlp_digits")
+    assert any(line.startswith("Monitor._log_step ") for line in out)
