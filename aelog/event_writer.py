@@ -17,6 +17,7 @@ from tensorboard.compat.proto import event_pb2, summary_pb2, tensor_pb2, types_p
 
 from aelog import format as fmt
 from aelog.record_crc import masked_crc32c
+from aelog.scalar_event import ScalarEventEncoder
 
 
 def frame_record(data: bytes) -> bytes:
@@ -58,6 +59,7 @@ class EventWriter:
         self.path = os.path.join(run_dir, name)
         # O_APPEND + unbuffered: one os.write per record, visible to readers at once.
         self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self._scalars = ScalarEventEncoder()
         self._write_event(event_pb2.Event(wall_time=time.time(), file_version="brain.Event:2"))
 
     @property
@@ -65,9 +67,11 @@ class EventWriter:
         return self._fd is None
 
     def _write_event(self, event: event_pb2.Event) -> None:
+        self._write_bytes(frame_record(event.SerializeToString()))
+
+    def _write_bytes(self, data: bytes) -> None:
         if self._fd is None:
             raise ValueError("event writer is closed")
-        data = frame_record(event.SerializeToString())
         view = memoryview(data)
         while view:
             written = os.write(self._fd, view)
@@ -77,15 +81,8 @@ class EventWriter:
         self, step: int, values: dict[str, float], wall_time: float | None = None
     ) -> None:
         """One Event holding every scalar of this step; tags are used as given."""
-        summary = summary_pb2.Summary(
-            value=[
-                summary_pb2.Summary.Value(tag=tag, simple_value=float(value))
-                for tag, value in values.items()
-            ]
-        )
-        self._write_event(
-            event_pb2.Event(wall_time=wall_time or time.time(), step=int(step), summary=summary)
-        )
+        data = self._scalars.encode(int(step), wall_time or time.time(), values)
+        self._write_bytes(frame_record(data))
 
     def write_json(self, step: int, tag: str, kind: str, payload: dict) -> None:
         summary = summary_pb2.Summary(value=[_json_tensor_value(tag, kind, payload)])

@@ -1,7 +1,8 @@
 """Where a logging step's time goes: aelog's own parts, timed inside a real run.
 
 ``python -m benchmarks.overhead.log_cost --workload wide_mlp_10m --steps 40`` trains one
-of the benchmark's workloads with ``log_every=1`` and times each part of aelog's logging
+of the benchmark's workloads with ``log_every=1`` (the rest at defaults: live diagnosis
+on, its warnings not shown) and times each part of aelog's logging
 work (the monitor's capture and computation, each probe, the live diagnosis, the event
 writer) by wrapping it, then prints per part: calls, total, per logging step and median
 per call. Parts nest (``_compute_step`` holds the identity check), so the column does not
@@ -15,6 +16,7 @@ import argparse
 import functools
 import tempfile
 import time
+import warnings
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -84,8 +86,10 @@ def measure(workload_name: str, steps: int) -> tuple[dict[str, list[float]], int
     model, batches = workload.model(), Batches(workload, steps)
     opt = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
     spent: dict[str, list[float]] = defaultdict(list)
-    with tempfile.TemporaryDirectory() as logdir, timed_parts(spent):
-        with aelog.watch(model, opt, logdir=logdir, log_every=1, on_collapse=None):
+    with (tempfile.TemporaryDirectory() as logdir, timed_parts(spent),
+          warnings.catch_warnings()):
+        warnings.simplefilter("ignore", live_alert.CollapseWarning)  # diagnosed, not shown
+        with aelog.watch(model, opt, logdir=logdir, log_every=1):
             started = time.perf_counter()
             for step in range(steps):
                 x = batches[step]
