@@ -21,6 +21,8 @@ ACTIVATIONS = (
     nn.Mish, nn.Softplus, nn.Tanh, nn.Sigmoid, nn.Hardtanh, nn.Hardsigmoid, nn.Hardswish,
     nn.Softsign, nn.LogSigmoid, nn.Softmax, nn.LogSoftmax,
 )
+NONNEGATIVE_ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.Sigmoid, nn.Hardsigmoid, nn.Softplus)
+"""activations whose every output is >= 0 (their exact types: a subclass may change that)."""
 RECURRENT = (nn.RNNBase,)
 CONVOLUTIONS = (nn.modules.conv._ConvNd,)
 CHANNEL_FIRST = CONVOLUTIONS + (nn.modules.batchnorm._BatchNorm, nn.GroupNorm,
@@ -37,6 +39,8 @@ class WatchedLayer:
     """the axis that indexes units in its output; None: inherit the previous layer's."""
     limits: tuple[float, float] | None
     """output range of a bounded activation (for saturation), else None."""
+    nonnegative: bool = False
+    """an activation that never outputs a negative number (its mean is its mean |x|)."""
 
 
 def activation_limits(module: nn.Module) -> tuple[float, float] | None:
@@ -72,7 +76,8 @@ def watched_layers(model: nn.Module) -> list[WatchedLayer]:
             continue
         if has_own_parameters(module) or is_activation(module):
             layers.append(
-                WatchedLayer(name, module, unit_dim_of(module), activation_limits(module))
+                WatchedLayer(name, module, unit_dim_of(module), activation_limits(module),
+                             type(module) in NONNEGATIVE_ACTIVATIONS)
             )
     return layers
 

@@ -552,7 +552,7 @@ class Monitor:
             self._executed.append((layer.name, 0, layer.module))
         if layer.name not in self._pending_layers:
             self._pending_layers[layer.name] = units_probe.activation_stats(
-                output, unit_dim if output.dim() > 1 else -1, layer.limits
+                output, unit_dim if output.dim() > 1 else -1, layer.limits, layer.nonnegative
             )
 
     def _keep_if_narrowest(self, name: str, width: int, output: torch.Tensor) -> None:

@@ -13,51 +13,71 @@ SATURATION_MARGIN = 0.02
 """a unit is near a limit when within this fraction of the output range from it."""
 SATURATION_SHARE = 0.95
 """... and saturated when that holds for more than this share of the batch."""
+ONE_PASS_CONDITION = 4.0
+"""the spread is read from the sum of squares when that sum is at most 4x the squared
+deviations' (the mean at most sqrt(3) standard deviations from 0): float32 keeps ~7 digits,
+so the subtraction leaves 6 or more."""
 MAX_ROWS_COMPARED = 128
 """unit similarity compares the first 128 units of a layer (cost grows with the square)."""
 
 
 def activation_stats(
-    tensor: torch.Tensor, unit_dim: int, limits: tuple[float, float] | None
+    tensor: torch.Tensor, unit_dim: int, limits: tuple[float, float] | None,
+    nonnegative: bool = False,
 ) -> dict[str, torch.Tensor]:
     """Scale, dead fraction (<= 0 for every sample) and, for bounded activations, saturation.
 
     Runs inside the training forward of a logging step, once per layer, so it reads the
-    output in place (no copy with the unit axis moved last) and in few passes: a mean and a
-    dot product for the spread (``Tensor.std`` is several times slower on CPU), one max per
-    unit for dead units. Non-finite values count as 0; on CPU, where reading one number
-    costs no synchronisation, the copy that zeroes them is made only when the mean says
-    there are any.
+    output in place (no copy with the unit axis moved last) and in few passes: one max per
+    unit for dead units; the mean absolute value is the mean for an activation that is
+    never negative (``nonnegative``: ReLU, sigmoid...). Non-finite values count as 0; on CPU,
+    where reading one number costs no synchronisation, the copy that zeroes them is made
+    only when the mean says there are any, and the spread comes from the sum of squares
+    (one pass, no buffer) where the mean is small enough beside it not to cost precision.
     """
     values = tensor.detach()
     if values.dtype not in (torch.float32, torch.float64):
         values = values.float()
     mean = values.mean() if values.device.type == "cpu" else None
-    if mean is None or not math.isfinite(mean.item()):
+    mean_value = None if mean is None else mean.item()
+    if mean_value is None or not math.isfinite(mean_value):
         values = torch.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
-        mean = values.mean()
-    finite = values
-    flat = finite.reshape(-1)
-    count = flat.numel()
-    if count > 1:
-        deviation = flat - mean
-        spread = torch.sqrt(torch.dot(deviation, deviation) / (count - 1))
-    else:
-        spread = flat.sum() * 0
+        mean, mean_value = values.mean(), None
+    flat = values.reshape(-1)
     stats = {
-        fmt.LAYER_ACTIVATION_STD: spread,
-        fmt.LAYER_ACTIVATION_MEAN_ABS: flat.abs().mean(),
-        fmt.LAYER_DEAD_FRACTION: (per_unit_max(finite, unit_dim) <= 0).float().mean(),
+        fmt.LAYER_ACTIVATION_STD: _spread(flat, mean, mean_value),
+        fmt.LAYER_ACTIVATION_MEAN_ABS: mean if nonnegative else flat.abs().mean(),
+        fmt.LAYER_DEAD_FRACTION: (per_unit_max(values, unit_dim) <= 0).float().mean(),
     }
     if limits is not None:
         low, high = limits
         reach = (high - low) / 2 * (1 - 2 * SATURATION_MARGIN)  # from the middle to "near"
-        near = (finite - (high + low) / 2).abs() >= reach
-        samples = count // max(1, _unit_count(finite, unit_dim))
+        near = (values - (high + low) / 2).abs() >= reach
+        samples = flat.numel() // max(1, _unit_count(values, unit_dim))
         stats[fmt.LAYER_SATURATED_FRACTION] = (
             (per_unit_count(near, unit_dim) > SATURATION_SHARE * samples).float().mean()
         )
     return stats
+
+
+def _spread(flat: torch.Tensor, mean: torch.Tensor, mean_value: float | None) -> torch.Tensor:
+    """Sample standard deviation of ``flat`` (finite values), whose mean is ``mean``.
+
+    With the mean on the host (CPU), first from the sum of squares: one pass and no buffer
+    (the deviations of a (128, 2176) output are a fresh 1 MB buffer, and a fresh buffer
+    that size costs page faults on every logging step), kept where the sum of squares is
+    at most ONE_PASS_CONDITION times the deviations' (it loses that factor of precision);
+    otherwise, and off the CPU, from the deviations."""
+    count = flat.numel()
+    if count < 2:
+        return flat.sum() * 0
+    if mean_value is not None:
+        squares = torch.dot(flat, flat).item()
+        deviations = squares - count * mean_value * mean_value
+        if math.isfinite(squares) and 0 <= squares <= ONE_PASS_CONDITION * deviations:
+            return torch.tensor(math.sqrt(deviations / (count - 1)), dtype=flat.dtype)
+    deviation = flat - mean
+    return torch.sqrt(torch.dot(deviation, deviation) / (count - 1))
 
 
 def per_unit_max(tensor: torch.Tensor, unit_dim: int) -> torch.Tensor:

@@ -140,6 +140,30 @@ def test_activation_stats_match_their_definitions(shape, unit_dim, limits):
     assert got == pytest.approx(_reference_activation_stats(x, unit_dim, limits), rel=1e-5)
 
 
+@pytest.mark.parametrize("shape, unit_dim", [((64, 10), -1), ((16, 6, 5, 5), 1),
+                                             ((128, 2176), -1)])
+def test_activation_stats_of_a_never_negative_activation(shape, unit_dim):
+    """ReLU outputs: the mean stands for the mean |x|, on either way of taking the spread."""
+    x = torch.relu(torch.randn(shape, generator=torch.Generator().manual_seed(5)))
+    far = 3.0 + 0.01 * x  # mean far from 0 beside the spread: the deviations' pass
+    for values in (x, far):
+        got = {k: float(v) for k, v in activation_stats(values, unit_dim, None, True).items()}
+        # float32 sums over up to 278k values, against float64
+        assert got == pytest.approx(_reference_activation_stats(values, unit_dim, None),
+                                    rel=5e-5)
+
+
+def test_activation_spread_from_squares_only_where_the_mean_costs_no_precision():
+    from aelog.probes.units import ONE_PASS_CONDITION
+
+    generator = torch.Generator().manual_seed(2)
+    for offset in (0.0, 1.0, 1.7, 1.8, 10.0, 1e3):  # sqrt(3) ~ 1.73 standard deviations
+        x = offset + torch.randn(4096, generator=generator)
+        spread = float(activation_stats(x, -1, None)[fmt.LAYER_ACTIVATION_STD])
+        assert spread == pytest.approx(float(x.double().std()), rel=1e-5), offset
+    assert ONE_PASS_CONDITION == 4.0
+
+
 @pytest.mark.parametrize("shape", [(5,), (7, 3), (4, 6, 5), (3, 4, 2, 5)])
 def test_per_unit_reductions_equal_one_reduction_over_the_sample_axes(shape):
     x = torch.randn(shape, generator=torch.Generator().manual_seed(len(shape)))
@@ -205,3 +229,19 @@ def test_output_parsing():
         parse_output("a string")
     with pytest.raises(UnexpectedOutput):
         parse_output({"loss": 1.0})
+
+
+def test_only_never_negative_activations_take_the_mean_for_the_mean_abs():
+    from torch import nn
+
+    from aelog.model_inspect import watched_layers
+
+    class MyReLU(nn.ReLU):  # a subclass may output anything
+        def forward(self, x):
+            return x
+
+    model = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Tanh(), nn.Sigmoid(), nn.LeakyReLU(),
+                          nn.Softplus(), MyReLU())
+    marked = {layer.name: layer.nonnegative for layer in watched_layers(model)}
+    assert marked == {"0": False, "1": True, "2": False, "3": True, "4": False, "5": True,
+                      "6": False}
