@@ -57,9 +57,9 @@ def timed_parts(spent: dict[str, list[float]]) -> Iterator[None]:
     for owner, names in PARTS:
         for name in names:
             original = getattr(owner, name)
-            label = f"{getattr(owner, '__name__', owner)}.{name}".split(".")[-2:]
+            label = f"{owner.__name__.rsplit('.', 1)[-1]}.{name}"  # Monitor._log_step, units.x
             originals.append((owner, name, original))
-            setattr(owner, name, _timed(original, ".".join(label), spent))
+            setattr(owner, name, _timed(original, label, spent))
     try:
         yield
     finally:
