@@ -5,8 +5,6 @@ reported as a collapse (the article's examples 1 and 3 are exactly that).
 
 from __future__ import annotations
 
-import numpy as np
-
 from aelog import format as fmt
 from aelog.diagnosis import measures as m
 from aelog.diagnosis import model_info as info
@@ -29,7 +27,7 @@ def error_still_falling(run: RunData) -> tuple[bool, float | None, float | None]
     last = m.tail(error, 0.5)
     if len(last) < 2:
         return False, None, None
-    start, end = float(last.values[0]), float(np.median(last.values[-2:]))
+    start, end = float(last.values[0]), m.middle(last.values[-2:])
     # falling towards 1 from above is learning the mean, not the data
     return end < (1 - STILL_FALLING) * start and end < 0.9, start, end
 

@@ -54,7 +54,29 @@ def median(series: Series | None) -> float | None:
     if series is None:
         return None
     values = series.values[np.isfinite(series.values)]
-    return float(np.median(values)) if values.size else None
+    return middle(values) if values.size else None
+
+
+def middle(values: np.ndarray) -> float:
+    """``np.median`` of a non-empty 1-d array, the same number, in a sort and an index.
+
+    The causes take a few hundred medians of short series per diagnosis, and the live
+    diagnosis runs inside training's logging steps: ``np.median``'s general machinery
+    (axes, partitioning, a mean of the middle pair) costs ~10 us a call there, this ~1.
+    A NaN anywhere gives NaN, as it does there."""
+    ordered = np.sort(np.asarray(values, dtype=np.float64).reshape(-1))
+    count = ordered.size
+    if count == 0:
+        raise ValueError("the median of no values is undefined")
+    if np.isnan(ordered[-1]):  # NaN sorts last
+        return math.nan
+    half = count // 2
+    if count % 2:
+        return float(ordered[half])
+    low, high = float(ordered[half - 1]), float(ordered[half])
+    if low == -math.inf and high == math.inf:
+        return math.nan  # numpy's answer, without its warning
+    return (low + high) / 2
 
 
 def tail_median(run: RunData, signal: str) -> float | None:

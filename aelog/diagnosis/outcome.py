@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from aelog import format as fmt
 from aelog.diagnosis import measures as m
 from aelog.diagnosis.context import error_still_falling, outputs_look_like_logits
@@ -49,4 +47,4 @@ def shortfall(run: RunData) -> float:
 def _latest(series: Series) -> float:
     """Median of the last two finite points (one noisy batch does not decide)."""
     values = m.finite(series).values[-2:]
-    return float(np.median(values)) if values.size else 0.0
+    return m.middle(values) if values.size else 0.0

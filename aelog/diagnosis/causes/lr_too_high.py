@@ -93,7 +93,7 @@ def _divergence(run: RunData, facts: list[str]) -> tuple[float, int | None]:
         reached = _running_low_quantile(values, LEVEL_QUANTILE)
         best = reached[np.searchsorted(error.steps, late.steps)]
         jumps = float(np.mean(late.values > 2 * best))
-        if jumps >= 0.3 and float(np.median(late.values)) > 0.2:
+        if jumps >= 0.3 and m.middle(late.values) > 0.2:
             facts.append(f"relative error jumps above twice its best at "
                          f"{m.fmt_num(100 * jumps)}% of logged steps in the second half")
             strength = max(strength, m.ramp(jumps, 0.3, 0.7))

@@ -1,0 +1,48 @@
+"""The in-memory copy of a run reads as the event file would."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from aelog import format as fmt
+from aelog.run_data import RunData
+from aelog.run_log import RunLog
+from aelog.runs import load_run
+
+
+def _same(left: RunData, right: RunData) -> None:
+    assert left.signals.keys() == right.signals.keys()
+    assert left.layers.keys() == right.layers.keys()
+    for name, series in left.signals.items():
+        np.testing.assert_array_equal(series.steps, right.signals[name].steps)
+        np.testing.assert_array_equal(series.values, right.signals[name].values)
+    for layer, signals in left.layers.items():
+        for name, series in signals.items():
+            np.testing.assert_array_equal(series.steps, right.layers[layer][name].steps)
+            np.testing.assert_array_equal(series.values, right.layers[layer][name].values)
+
+
+def test_run_data_of_rising_steps_is_what_the_parser_builds(tmp_path) -> None:
+    log = RunLog(str(tmp_path), "run")
+    layer_tag = fmt.layer_tag("enc.0", fmt.LAYER_DEAD_FRACTION)
+    for step in (0, 1, 2, 5, 9):
+        log.scalars(step, {fmt.scalar_tag(fmt.RELATIVE_ERROR): 1.0 / (step + 1),
+                           layer_tag: step / 10, "foreign/tag": 3.0})
+    live = log.run_data()
+    points = {tag: p.arrays() for tag, p in log._series.items()}
+    _same(live, RunData.from_tagged_points("run", points))
+    assert "tag" not in live.signals and set(live.layers) == {"enc.0"}
+    log.close()
+
+
+def test_a_step_logged_twice_keeps_its_last_value_in_step_order(tmp_path) -> None:
+    log = RunLog(str(tmp_path), "run")
+    tag = fmt.scalar_tag(fmt.RELATIVE_ERROR)
+    for step, value in ((0, 1.0), (4, 0.5), (8, 0.25), (4, 0.75), (12, 0.1)):
+        log.scalars(step, {tag: value})  # a resumed run writes step 4 again
+    series = log.run_data().signals[fmt.RELATIVE_ERROR]
+    assert series.steps.tolist() == [0, 4, 8, 12]
+    assert series.values.tolist() == [1.0, 0.75, 0.25, 0.1]
+    log.close()
+    on_disk = load_run(str(tmp_path)).signals[fmt.RELATIVE_ERROR]
+    assert on_disk.steps.tolist() == [0, 4, 8, 12]
