@@ -73,6 +73,11 @@ SLOW_SIGNALS_EVERY = 4
 are read at the first two logging steps and at every 4th after, two steps off the identity
 check's default rhythm so that the costly logging steps are spread out: a quarter of their
 cost, the same picture."""
+DIAGNOSE_GAP_STEPS = 200
+"""the live diagnosis runs at every ``diagnose_every``-th logging step, and at any logging
+step this many steps or more after the last one: once logging is sparse (hundreds of steps
+apart late in a run), waiting for five more logging steps would warn thousands of steps
+late. Its cost is a logging step's like any other, and the cadence budgets for it."""
 
 
 class Monitor:
@@ -169,6 +174,7 @@ class Monitor:
         self._in_probe = False
         self._step_open = False
         self._logged_steps = 0
+        self._diagnosed_at: int | None = None
         self._cost = 0.0
 
         self._code_name: str | None = None
@@ -747,11 +753,8 @@ class Monitor:
             self._guard.run("metadata", self._write_metadata)
         self._logged_steps += 1
         diagnosis = None
-        if (
-            self._alert.enabled
-            and step >= self._diagnose_from
-            and self._logged_steps % self._diagnose_every == 0
-        ):
+        if self._alert.enabled and self._diagnose_now(step):
+            self._diagnosed_at = step
             diagnosis = self._guard.run("diagnosis", self._alert.diagnose, self.run_data())
         now = time.perf_counter()
         span = None if self._capture_started is None else now - self._capture_started
@@ -834,6 +837,16 @@ class Monitor:
         elapsed = time.time() - self._start_time
         values[fmt.scalar_tag(fmt.LOGGING_OVERHEAD)] = self.cadence.overhead(elapsed)
         return values
+
+    def _diagnose_now(self, step: int) -> bool:
+        """Every ``diagnose_every``-th logging step from the warm-up's end, and any logging
+        step DIAGNOSE_GAP_STEPS or more after the last diagnosis."""
+        if step < self._diagnose_from:
+            return False
+        if self._logged_steps % self._diagnose_every == 0:
+            return True
+        last = self._diagnosed_at
+        return step - (self._diagnose_from if last is None else last) >= DIAGNOSE_GAP_STEPS
 
     def _slow_signals_now(self) -> bool:
         """This logging step reads the slow signals (see SLOW_SIGNALS_EVERY)."""
@@ -941,7 +954,8 @@ def watch(
         on_collapse: "warn" (a console warning per newly found cause, with its fix),
             "raise" (stop with ``CollapseDetected`` once the run is diagnosed collapsed),
             a callable taking the Diagnosis, or None. Checked every ``diagnose_every``
-            logging steps from step 20.
+            logging steps from step 20, and at any logging step 200 or more steps after
+            the last check.
         identity_every: run the identity check (two eval forwards) every N logging steps.
 
     Raises:
