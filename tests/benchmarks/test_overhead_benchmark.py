@@ -150,3 +150,36 @@ def test_start_up_and_close_join_the_whole_run_in_a_verdict():
         ": ahead of every peer")
     assert report._with_start_and_close(report.WorkloadResult("w", "w", 1), {"aelog": mine}
                                         ) is None
+
+
+def test_each_round_pays_the_garbage_collection_it_owes_before_timing(tmp_path):
+    import gc
+
+    from benchmarks.overhead import timing
+    from benchmarks.overhead.workloads import by_name
+
+    seen: list[tuple[str, int]] = []
+    original = timing.Arm.timed_step
+
+    def timed_step(arm, batch):
+        seen.append(("step", 0))
+        return original(arm, batch)
+
+    def on_collect(phase: str, info: dict) -> None:
+        if phase == "start" and info["generation"] == 2:
+            seen.append(("full collection", 0))
+
+    timing.Arm.timed_step = timed_step
+    gc.callbacks.append(on_collect)
+    try:
+        timing.time_rounds(by_name("mlp_digits"), ["bare"], 3, None, str(tmp_path), rounds=2)
+    finally:
+        gc.callbacks.remove(on_collect)
+        timing.Arm.timed_step = original
+    kinds = [kind for kind, _ in seen]
+    steps = [index for index, kind in enumerate(kinds) if kind == "step"]
+    assert len(steps) == 6
+    # each round's three timed steps come right after a full collection
+    for first in (steps[0], steps[3]):
+        assert kinds[first - 1] == "full collection"
+        assert kinds[first : first + 3] == ["step"] * 3
