@@ -69,10 +69,10 @@ _WEIGHT_FINGERPRINTS = "weight fingerprints"
 _RAW_GRAD_SQ = "raw gradient squares"
 _SKIPPED_INSIDE = "skipped inside the optimizer"
 SLOW_SIGNALS_EVERY = 4
-"""signals that move slowly (how alike a layer's weight rows are, the data batch's spectrum)
-are read at the first two logging steps and at every 4th after, two steps off the identity
-check's default rhythm so that the costly logging steps are spread out: a quarter of their
-cost, the same picture."""
+"""signals that move slowly (how alike a layer's weight rows are, the data batch's spectrum,
+the input batch's spread across samples and its duplicates) are read at the first two
+logging steps and at every 4th after, two steps off the identity check's default rhythm so
+that the costly logging steps are spread out: a quarter of their cost, the same picture."""
 DIAGNOSE_GAP_STEPS = 200
 """the live diagnosis runs at every ``diagnose_every``-th logging step, and at any logging
 step this many steps or more after the last one: once logging is sparse (hundreds of steps
@@ -619,10 +619,12 @@ class Monitor:
             self._pending.update(stats or {})
         result = self._guard.run(
             "data", data_probe.input_stats, inputs, self._input_fingerprint,
-            self._previous_input_fingerprint,
+            self._previous_input_fingerprint, batch=self._slow_signals_now(),
         )
         if result is not None:
-            stats, self._previous_input_fingerprint = result
+            stats, fingerprint = result
+            if fingerprint is not None:
+                self._previous_input_fingerprint = fingerprint
             self._pending.update(stats)
         if parsed is not None:
             self._replay = (inputs.detach(), target.detach(), args, kwargs)

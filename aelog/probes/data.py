@@ -45,18 +45,24 @@ def duplicate_fraction(fingerprints: torch.Tensor) -> torch.Tensor:
 
 
 def input_stats(
-    inputs: torch.Tensor, direction: FingerprintDirection, previous: torch.Tensor | None
-) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-    """Input signals of one batch, and the batch's fingerprint to compare with the next one."""
+    inputs: torch.Tensor, direction: FingerprintDirection, previous: torch.Tensor | None,
+    batch: bool = True,
+) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:
+    """Input signals of one batch, and the batch's fingerprint to compare with the next one.
+
+    The input's scale is read at every call; ``batch=False`` skips what compares samples
+    (spread across the batch, duplicates, a batch seen before), which costs most and
+    moves little between batches (the monitor reads it on some logging steps only), and
+    gives no fingerprint."""
     matrix = as_matrix(inputs)
+    stats = {fmt.INPUT_STD: matrix.std() if matrix.numel() > 1 else matrix.sum() * 0}
+    if not batch:
+        return stats, None
     fingerprints = row_fingerprints(matrix, direction)
-    stats = {
-        fmt.INPUT_STD: matrix.std() if matrix.numel() > 1 else matrix.sum() * 0,
-        fmt.INPUT_BATCH_VARIANCE: (
-            matrix.var(dim=0).mean() if matrix.shape[0] > 1 else matrix.sum() * 0
-        ),
-        fmt.INPUT_DUPLICATE_FRACTION: duplicate_fraction(fingerprints),
-    }
+    stats[fmt.INPUT_BATCH_VARIANCE] = (
+        matrix.var(dim=0).mean() if matrix.shape[0] > 1 else matrix.sum() * 0
+    )
+    stats[fmt.INPUT_DUPLICATE_FRACTION] = duplicate_fraction(fingerprints)
     if previous is not None:
         if previous.shape == fingerprints.shape:
             same = (previous == fingerprints).all().float()

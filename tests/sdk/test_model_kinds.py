@@ -28,6 +28,9 @@ HEADLINE = (
     fmt.RELATIVE_ERROR, fmt.OUTPUT_VARIANCE_RATIO, fmt.CODE_EFFECTIVE_RANK, fmt.GRAD_NORM,
     fmt.UPDATE_RATIO, fmt.INPUT_STD, fmt.LR,
 )
+SLOW_SIGNAL_STEPS = [0, 1, 2, 6, 10, 14, 18, 22]
+"""of 25 logged steps, where the slow signals (the input batch's spread and duplicates, the
+data's spectrum) are read."""
 
 
 def _run(tmp_path, model, data, steps=25, log_every=1, **watch_kwargs):
@@ -53,6 +56,8 @@ def test_output_kinds(tmp_path, model, latent_module, latent_size):
     _, run = _run(tmp_path, model, digits())
     for signal in HEADLINE:
         assert len(run.signal(signal)) == 25, signal
+    for signal in (fmt.INPUT_BATCH_VARIANCE, fmt.INPUT_DUPLICATE_FRACTION, fmt.DATA_EFFECTIVE_RANK):
+        assert run.signal(signal).steps.tolist() == SLOW_SIGNAL_STEPS, signal
     model_info = run.metadata["model"]
     assert model_info["latent_module"] == latent_module
     assert model_info["latent_size"] == latent_size

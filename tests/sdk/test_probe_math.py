@@ -203,6 +203,14 @@ def test_repeated_and_duplicated_inputs():
     assert float(other[fmt.INPUT_SAME_AS_PREVIOUS]) == 0.0
 
 
+def test_input_scale_alone_on_steps_that_skip_the_batch_comparisons():
+    x = torch.randn(10, 4) * 3
+    full, fingerprint = input_stats(x, FingerprintDirection(), None)
+    scale, none = input_stats(x, FingerprintDirection(), fingerprint, batch=False)
+    assert set(scale) == {fmt.INPUT_STD} and none is None
+    assert float(scale[fmt.INPUT_STD]) == float(full[fmt.INPUT_STD])
+
+
 def test_fingerprint_direction_is_fixed_and_leaves_the_global_rng_alone():
     state = torch.get_rng_state()
     first, second = FingerprintDirection(), FingerprintDirection()
