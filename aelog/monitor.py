@@ -73,7 +73,7 @@ SLOW_SIGNALS_EVERY = 4
 the input batch's spread across samples and its duplicates) are read at the first two
 logging steps and at every 4th after, two steps off the identity check's default rhythm so
 that the costly logging steps are spread out: a quarter of their cost, the same picture."""
-DIAGNOSE_GAP_STEPS = 200
+DIAGNOSE_GAP_STEPS = 500
 """the live diagnosis runs at every ``diagnose_every``-th logging step, and at any logging
 step this many steps or more after the last one: once logging is sparse (hundreds of steps
 apart late in a run), waiting for five more logging steps would warn thousands of steps
@@ -956,7 +956,7 @@ def watch(
         on_collapse: "warn" (a console warning per newly found cause, with its fix),
             "raise" (stop with ``CollapseDetected`` once the run is diagnosed collapsed),
             a callable taking the Diagnosis, or None. Checked every ``diagnose_every``
-            logging steps from step 20, and at any logging step 200 or more steps after
+            logging steps from step 20, and at any logging step 500 or more steps after
             the last check.
         identity_every: run the identity check (two eval forwards) every N logging steps.
 
