@@ -69,10 +69,11 @@ _WEIGHT_FINGERPRINTS = "weight fingerprints"
 _RAW_GRAD_SQ = "raw gradient squares"
 _SKIPPED_INSIDE = "skipped inside the optimizer"
 SLOW_SIGNALS_EVERY = 4
-"""signals that move slowly (how alike a layer's weight rows are, the data batch's spectrum,
-the input batch's spread across samples and its duplicates) are read at the first two
-logging steps and at every 4th after, two steps off the identity check's default rhythm so
-that the costly logging steps are spread out: a quarter of their cost, the same picture."""
+"""signals that move slowly (how alike a layer's weight rows are and the code's dimensions,
+the data batch's spectrum, the input batch's spread across samples and its duplicates) are
+read at the first two logging steps and at every 4th after, two steps off the identity
+check's default rhythm so that the costly logging steps are spread out: a quarter of their
+cost, the same picture."""
 DIAGNOSE_GAP_STEPS = 500
 """the live diagnosis runs at every ``diagnose_every``-th logging step, and at any logging
 step this many steps or more after the last one: once logging is sparse (hundreds of steps
@@ -604,7 +605,8 @@ class Monitor:
         if code is not None:
             self._code_size = int(code[0].numel())
             self._shapes.setdefault("latent_size", self._code_size)
-            stats = self._guard.run("code", code_probe.code_stats, code)
+            stats = self._guard.run("code", code_probe.code_stats, code,
+                                    similarity=self._slow_signals_now())
             self._pending.update(stats or {})
             if logvar is not None:
                 self._pending.update(

@@ -21,12 +21,13 @@ ACTIVE_UNIT_VARIANCE = 0.01
 IDENTICAL_COSINE = 0.999
 
 
-def code_stats(code: torch.Tensor) -> dict[str, torch.Tensor]:
+def code_stats(code: torch.Tensor, similarity: bool = True) -> dict[str, torch.Tensor]:
     """Effective rank, per-dimension variance, dead and duplicated dimensions of a code batch.
 
     One Gram matrix of the centred code gives all three when the code is no wider than the
     batch: its eigenvalues (the spectrum), its diagonal (the variances) and its entries
-    over their norms (the correlations between dimensions)."""
+    over their norms (the correlations between dimensions). ``similarity=False`` skips the
+    correlations, which move slowly (the monitor reads them on some logging steps only)."""
     matrix = as_matrix(code)
     stats: dict[str, torch.Tensor] = {}
     samples, dims = matrix.shape
@@ -40,10 +41,10 @@ def code_stats(code: torch.Tensor) -> dict[str, torch.Tensor]:
     stats[fmt.CODE_EFFECTIVE_RANK] = effective_rank(spectrum)
     stats[fmt.CODE_VARIANCE] = variance.mean()
     stats[fmt.CODE_DEAD_FRACTION] = (variance <= DEAD_VARIANCE).float().mean()
-    if dims > 1:
-        similarity = max_abs_cosine_from_gram(gram)
-        stats[fmt.CODE_UNIT_SIMILARITY] = similarity.median()
-        stats[fmt.CODE_IDENTICAL_FRACTION] = (similarity > IDENTICAL_COSINE).float().mean()
+    if similarity and dims > 1:
+        cosine = max_abs_cosine_from_gram(gram)
+        stats[fmt.CODE_UNIT_SIMILARITY] = cosine.median()
+        stats[fmt.CODE_IDENTICAL_FRACTION] = (cosine > IDENTICAL_COSINE).float().mean()
     return stats
 
 

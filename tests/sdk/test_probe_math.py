@@ -69,6 +69,15 @@ def test_code_stats_of_a_code_wider_than_the_batch():
     assert float(stats[fmt.CODE_IDENTICAL_FRACTION]) == pytest.approx(2 / 30)
 
 
+def test_code_stats_without_the_slow_similarity_keep_the_rest():
+    code = torch.tensor(np.random.default_rng(5).normal(size=(40, 6)))
+    full, quick = code_stats(code), code_stats(code, similarity=False)
+    assert fmt.CODE_UNIT_SIMILARITY in full and fmt.CODE_UNIT_SIMILARITY not in quick
+    assert fmt.CODE_IDENTICAL_FRACTION not in quick
+    assert {k: float(v) for k, v in quick.items()} == {
+        k: float(full[k]) for k in quick}
+
+
 def test_kl_and_active_units_against_numpy():
     rng = np.random.default_rng(2)
     mu = rng.normal(size=(30, 4))
