@@ -70,10 +70,10 @@ _RAW_GRAD_SQ = "raw gradient squares"
 _SKIPPED_INSIDE = "skipped inside the optimizer"
 SLOW_SIGNALS_EVERY = 4
 """signals that move slowly (how alike a layer's weight rows are and the code's dimensions,
-the data batch's spectrum, the input batch's spread across samples and its duplicates) are
-read at the first two logging steps and at every 4th after, two steps off the identity
-check's default rhythm so that the costly logging steps are spread out: a quarter of their
-cost, the same picture."""
+the data batch's spectrum and range, the input batch's spread across samples and its
+duplicates) are read at the first two logging steps and at every 4th after, two steps off
+the identity check's default rhythm so that the costly logging steps are spread out: a
+quarter of their cost, the same picture."""
 DIAGNOSE_GAP_STEPS = 500
 """the live diagnosis runs at every ``diagnose_every``-th logging step, and at any logging
 step this many steps or more after the last one: once logging is sparse (hundreds of steps
@@ -616,7 +616,7 @@ class Monitor:
             recon = matching_shape(parsed.reconstruction_values(), target)
             stats = self._guard.run(
                 "symptom", symptom_probe.symptom_stats, recon, target.detach(), self._code_size,
-                spectrum=self._slow_signals_now(),
+                data=self._slow_signals_now(),
             )
             self._pending.update(stats or {})
         result = self._guard.run(

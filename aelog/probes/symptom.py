@@ -32,28 +32,29 @@ def reconstruction_stats(output: torch.Tensor, target: torch.Tensor) -> dict[str
 
 
 def symptom_stats(
-    output: torch.Tensor, target: torch.Tensor, code_size: int | None, spectrum: bool = True
+    output: torch.Tensor, target: torch.Tensor, code_size: int | None, data: bool = True
 ) -> dict[str, torch.Tensor]:
     """Every symptom signal of one training batch.
 
     ``rank_k_error`` is the error of the best rank-k linear code (PCA of the centred
     targets) relative to predicting the mean; it is only meaningful when the batch has
     more than k + 1 samples, so it is left out otherwise. It and the data's effective rank
-    come from the targets' spectrum, which ``spectrum=False`` skips: the data's spectrum
-    moves little from batch to batch, so the monitor reads it on some logging steps only.
+    come from the targets' spectrum; with the targets' range and spread, what describes the
+    data alone, which ``data=False`` skips: it moves little from batch to batch, so the
+    monitor reads it on some logging steps only.
     """
     stats = reconstruction_stats(output, target)
-    tgt = as_matrix(target)
-    if spectrum:
-        stats.update(spectrum_stats(tgt, code_size))
     finite_out = torch.nan_to_num(output.detach().float(), nan=0.0, posinf=0.0, neginf=0.0)
     stats[fmt.NONFINITE_OUTPUT_FRACTION] = nonfinite_fraction(output)
     stats[fmt.OUTPUT_MIN] = finite_out.min()
     stats[fmt.OUTPUT_MAX] = finite_out.max()
-    stats[fmt.TARGET_MIN] = tgt.min()
-    stats[fmt.TARGET_MAX] = tgt.max()
-    stats[fmt.TARGET_MEAN] = tgt.mean()
-    stats[fmt.TARGET_STD] = tgt.std() if tgt.numel() > 1 else torch.zeros_like(tgt.sum())
+    if data:
+        tgt = as_matrix(target)
+        stats.update(spectrum_stats(tgt, code_size))
+        stats[fmt.TARGET_MIN] = tgt.min()
+        stats[fmt.TARGET_MAX] = tgt.max()
+        stats[fmt.TARGET_MEAN] = tgt.mean()
+        stats[fmt.TARGET_STD] = tgt.std() if tgt.numel() > 1 else torch.zeros_like(tgt.sum())
     return stats
 
 

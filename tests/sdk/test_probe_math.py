@@ -47,6 +47,17 @@ def test_rank_k_error_needs_more_samples_than_k():
     assert fmt.RANK_K_ERROR not in symptom_stats(x, x, code_size=8)
 
 
+def test_symptom_stats_without_the_data_signals_keep_the_output_ones():
+    rng = np.random.default_rng(6)
+    target = torch.tensor(rng.normal(size=(40, 8)))
+    output = target + 0.1 * torch.tensor(rng.normal(size=(40, 8)))
+    full, quick = symptom_stats(output, target, 3), symptom_stats(output, target, 3, data=False)
+    data_only = {fmt.RANK_K_ERROR, fmt.DATA_EFFECTIVE_RANK, fmt.TARGET_MIN, fmt.TARGET_MAX,
+                 fmt.TARGET_MEAN, fmt.TARGET_STD}
+    assert set(full) - set(quick) == data_only
+    assert {k: float(v) for k, v in quick.items()} == {k: float(full[k]) for k in quick}
+
+
 def test_code_stats_against_numpy():
     rng = np.random.default_rng(1)
     code = rng.normal(size=(40, 6))
