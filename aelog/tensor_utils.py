@@ -48,19 +48,21 @@ def matching_shape(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def to_host(tensors: list[torch.Tensor]) -> list[float]:
+def to_host(tensors: list[torch.Tensor | float]) -> list[float]:
     """All 0-d results as floats, in one transfer (one synchronisation) per device.
 
     Stacked by dtype first and converted once per dtype: a logging step has a few hundred
-    results, and a conversion each would be a few hundred tensor operations more.
+    results, and a conversion each would be a few hundred tensor operations more. A result
+    that is a number already (read on the host, on CPU) is taken as it is.
     """
-    if not tensors:
-        return []
+    values: list[float] = [0.0] * len(tensors)
     groups: dict[torch.device, dict[torch.dtype, list[int]]] = defaultdict(
         lambda: defaultdict(list))
     for index, tensor in enumerate(tensors):
-        groups[tensor.device][tensor.dtype].append(index)
-    values: list[float] = [0.0] * len(tensors)
+        if isinstance(tensor, torch.Tensor):
+            groups[tensor.device][tensor.dtype].append(index)
+        else:
+            values[index] = float(tensor)
     for by_dtype in groups.values():
         order = [i for indices in by_dtype.values() for i in indices]
         parts = [torch.stack([_scalar(tensors[i]) for i in indices]).double()
@@ -76,16 +78,17 @@ def _scalar(tensor: torch.Tensor) -> torch.Tensor:
 
 
 class HostBatch:
-    """Named 0-d tensors and named lists of them, brought to the host in one transfer."""
+    """Named 0-d tensors (or numbers) and named lists of them, brought to the host in one
+    transfer."""
 
     def __init__(self) -> None:
-        self._tensors: list[torch.Tensor] = []
+        self._tensors: list[torch.Tensor | float] = []
         self._slots: dict[str, tuple[int, int]] = {}
 
-    def add(self, key: str, tensor: torch.Tensor) -> None:
+    def add(self, key: str, tensor: torch.Tensor | float) -> None:
         self.extend(key, [tensor])
 
-    def extend(self, key: str, tensors: list[torch.Tensor]) -> None:
+    def extend(self, key: str, tensors: list[torch.Tensor | float]) -> None:
         self._slots[key] = (len(self._tensors), len(tensors))
         self._tensors.extend(tensors)
 

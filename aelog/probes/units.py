@@ -24,7 +24,7 @@ MAX_ROWS_COMPARED = 128
 def activation_stats(
     tensor: torch.Tensor, unit_dim: int, limits: tuple[float, float] | None,
     nonnegative: bool = False,
-) -> dict[str, torch.Tensor]:
+) -> dict[str, torch.Tensor | float]:
     """Scale, dead fraction (<= 0 for every sample) and, for bounded activations, saturation.
 
     Runs inside the training forward of a logging step, once per layer, so it reads the
@@ -32,8 +32,9 @@ def activation_stats(
     unit for dead units; the mean absolute value is the mean for an activation that is
     never negative (``nonnegative``: ReLU, sigmoid...). Non-finite values count as 0; on CPU,
     where reading one number costs no synchronisation, the copy that zeroes them is made
-    only when the mean says there are any, and the spread comes from the sum of squares
-    (one pass, no buffer) where the mean is small enough beside it not to cost precision.
+    only when the mean says there are any, the spread comes from the sum of squares (one
+    pass, no buffer) where the mean is small enough beside it not to cost precision, and
+    what is read on the host already stays a float (no tensor made to carry it back).
     """
     values = tensor.detach()
     if values.dtype not in (torch.float32, torch.float64):
@@ -44,10 +45,16 @@ def activation_stats(
         values = torch.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
         mean, mean_value = values.mean(), None
     flat = values.reshape(-1)
-    stats = {
+    dead = per_unit_max(values, unit_dim) <= 0
+    stats: dict[str, torch.Tensor | float] = {
         fmt.LAYER_ACTIVATION_STD: _spread(flat, mean, mean_value),
-        fmt.LAYER_ACTIVATION_MEAN_ABS: mean if nonnegative else flat.abs().mean(),
-        fmt.LAYER_DEAD_FRACTION: (per_unit_max(values, unit_dim) <= 0).float().mean(),
+        fmt.LAYER_ACTIVATION_MEAN_ABS: (
+            (mean if mean_value is None else mean_value) if nonnegative else flat.abs().mean()
+        ),
+        fmt.LAYER_DEAD_FRACTION: (
+            dead.float().mean() if mean_value is None
+            else int(torch.count_nonzero(dead)) / max(1, dead.numel())
+        ),
     }
     if limits is not None:
         low, high = limits
@@ -60,7 +67,8 @@ def activation_stats(
     return stats
 
 
-def _spread(flat: torch.Tensor, mean: torch.Tensor, mean_value: float | None) -> torch.Tensor:
+def _spread(flat: torch.Tensor, mean: torch.Tensor, mean_value: float | None
+            ) -> torch.Tensor | float:
     """Sample standard deviation of ``flat`` (finite values), whose mean is ``mean``.
 
     With the mean on the host (CPU), first from the sum of squares: one pass and no buffer
@@ -75,7 +83,7 @@ def _spread(flat: torch.Tensor, mean: torch.Tensor, mean_value: float | None) ->
         squares = torch.dot(flat, flat).item()
         deviations = squares - count * mean_value * mean_value
         if math.isfinite(squares) and 0 <= squares <= ONE_PASS_CONDITION * deviations:
-            return torch.tensor(math.sqrt(deviations / (count - 1)), dtype=flat.dtype)
+            return math.sqrt(deviations / (count - 1))
     deviation = flat - mean
     return torch.sqrt(torch.dot(deviation, deviation) / (count - 1))
 

@@ -28,3 +28,12 @@ def test_host_batch_keeps_its_keys():
     batch.add("a", torch.tensor(2.0))
     batch.extend("b", [torch.tensor(3.0, dtype=torch.float64), torch.tensor(4.0)])
     assert batch.read() == {"a": [2.0], "b": [3.0, 4.0]}
+
+
+def test_numbers_read_on_the_host_already_keep_their_place():
+    batch = HostBatch()
+    batch.add("a", 0.25)
+    batch.extend("b", [torch.tensor(3.0), 1 / 3, torch.tensor(5.0, dtype=torch.float64)])
+    batch.add("c", 7)
+    assert batch.read() == {"a": [0.25], "b": [3.0, 1 / 3, 5.0], "c": [7.0]}
+    assert to_host([0.5, 2]) == [0.5, 2.0]
