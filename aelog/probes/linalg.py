@@ -51,8 +51,8 @@ def effective_rank(squared_singular: torch.Tensor) -> torch.Tensor:
     singular = squared_singular.sqrt()
     total = singular.sum()
     p = singular / total.clamp_min(1e-30)
-    entropy = -(p * torch.log(p.clamp_min(1e-30))).sum()
-    return torch.where(total > 0, torch.exp(entropy), torch.zeros_like(entropy))
+    entropy = torch.special.entr(p).sum()  # -p log p, 0 where p is 0
+    return torch.where(total > 0, entropy.exp(), 0.0)
 
 
 def max_abs_cosine_to_other(rows: torch.Tensor) -> torch.Tensor:
