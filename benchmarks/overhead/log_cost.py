@@ -1,7 +1,8 @@
 """Where a logging step's time goes: aelog's own parts, timed inside a real run.
 
 ``python -m benchmarks.overhead.log_cost --workload wide_mlp_10m --steps 40`` trains one
-of the benchmark's workloads with ``log_every=1`` (the rest at defaults: live diagnosis
+of the benchmark's workloads with ``log_every=1`` (``--every N``: a logging step every N,
+each one after N - 1 plain steps, as late in a run; the rest at defaults: live diagnosis
 on, its warnings not shown) and times each part of aelog's logging
 work (the monitor's capture and computation, each probe, the live diagnosis, the event
 writer) by wrapping it, then prints per part: calls, total, per logging step and median
@@ -79,7 +80,8 @@ def _timed(function, label: str, spent: dict[str, list[float]]):
     return wrapper
 
 
-def measure(workload_name: str, steps: int) -> tuple[dict[str, list[float]], int, float]:
+def measure(workload_name: str, steps: int, every: int = 1
+            ) -> tuple[dict[str, list[float]], int, float]:
     """(seconds per call of each part, logging steps, loop seconds) of one run."""
     torch.set_num_threads(1)
     workload = by_name(workload_name)
@@ -89,7 +91,7 @@ def measure(workload_name: str, steps: int) -> tuple[dict[str, list[float]], int
     with (tempfile.TemporaryDirectory() as logdir, timed_parts(spent),
           warnings.catch_warnings()):
         warnings.simplefilter("ignore", live_alert.CollapseWarning)  # diagnosed, not shown
-        with aelog.watch(model, opt, logdir=logdir, log_every=1):
+        with aelog.watch(model, opt, logdir=logdir, log_every=every):
             started = time.perf_counter()
             for step in range(steps):
                 x = batches[step]
@@ -104,10 +106,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workload", default="mlp_digits")
     parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--every", type=int, default=1, help="log every N steps")
     args = parser.parse_args(argv)
-    spent, logs, loop = measure(args.workload, args.steps)
+    if args.every < 1:
+        parser.error(f"--every must be a positive number of steps, got {args.every}")
+    spent, logs, loop = measure(args.workload, args.steps, args.every)
+    every = f" --every {args.every}" if args.every != 1 else ""
     print(f"python -m benchmarks.overhead.log_cost --workload {args.workload} --steps "
-          f"{args.steps}: {logs} logging steps in {loop:.2f} s (log_every=1, 1 thread)")
+          f"{args.steps}{every}: {logs} logging steps in {loop:.2f} s "
+          f"(log_every={args.every}, 1 thread)")
     print(f"{'part':36} {'calls':>6} {'total ms':>9} {'per log us':>11} {'median us':>10}")
     for label, seconds in sorted(spent.items(), key=lambda item: -sum(item[1])):
         print(f"{label:36} {len(seconds):6d} {sum(seconds) * 1e3:9.1f} "

@@ -24,3 +24,10 @@ def test_the_breakdown_prints_one_row_per_part(capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("python -m benchmarks.overhead.log_cost --workload mlp_digits")
     assert any(line.startswith("Monitor._log_step ") for line in out)
+
+
+def test_sparse_logging_steps_are_timed_the_same_way(capsys):
+    spent, logs, _ = log_cost.measure("mlp_digits", 25, every=10)
+    assert logs == 3 and len(spent["Monitor._log_step"]) == 3  # steps 0, 10, 20
+    assert log_cost.main(["--workload", "mlp_digits", "--steps", "20", "--every", "10"]) == 0
+    assert "--every 10: 2 logging steps" in capsys.readouterr().out
