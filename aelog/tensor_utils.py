@@ -51,18 +51,22 @@ def matching_shape(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 def to_host(tensors: list[torch.Tensor | float]) -> list[float]:
     """All 0-d results as floats, in one transfer (one synchronisation) per device.
 
-    Stacked by dtype first and converted once per dtype: a logging step has a few hundred
-    results, and a conversion each would be a few hundred tensor operations more. A result
-    that is a number already (read on the host, on CPU) is taken as it is.
+    Off the CPU, stacked by dtype first and converted once per dtype: a logging step has a
+    few hundred results, and a transfer each would be a synchronisation each. On the CPU
+    there is nothing to wait for: each is read as it is (``python -m
+    benchmarks.overhead.micro`` times both ways), and a result that is a number already is
+    taken as it is.
     """
     values: list[float] = [0.0] * len(tensors)
     groups: dict[torch.device, dict[torch.dtype, list[int]]] = defaultdict(
         lambda: defaultdict(list))
     for index, tensor in enumerate(tensors):
-        if isinstance(tensor, torch.Tensor):
-            groups[tensor.device][tensor.dtype].append(index)
-        else:
+        if not isinstance(tensor, torch.Tensor):
             values[index] = float(tensor)
+        elif tensor.is_cpu:
+            values[index] = float(tensor.item())
+        else:
+            groups[tensor.device][tensor.dtype].append(index)
     for by_dtype in groups.values():
         order = [i for indices in by_dtype.values() for i in indices]
         parts = [torch.stack([_scalar(tensors[i]) for i in indices]).double()
