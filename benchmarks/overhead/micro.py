@@ -9,7 +9,9 @@
   axes against the batch axis first, then the rest;
 - the square sum of a 2176 x 2176 gradient in float64 against float32;
 - 100 0-d CPU results brought to the host: stacked and converted at once, as off the CPU,
-  against ``to_host`` reading each one.
+  against ``to_host`` reading each one;
+- one full garbage collection of this process (torch, TensorBoard's event code and aelog
+  imported): what the overhead benchmark pays before each round's timing.
 
 Each line is a median over repetitions; the figures move with the machine, their ratios
 much less.
@@ -17,6 +19,7 @@ much less.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable
 
@@ -83,6 +86,11 @@ def main() -> None:
     each = _median_us(lambda: to_host(results), 300, 10)
     print(f"- 100 0-d CPU results to the host: grouped by device and dtype and stacked "
           f"{stacked:.0f} us, to_host (each read) {each:.0f} us")
+    import aelog.monitor  # noqa: F401 - the heap a user's script has, TensorBoard's protos included
+
+    collection = _median_us(gc.collect, 5) / 1e3
+    print(f"- one full garbage collection of this process ({len(gc.get_objects()):,} objects "
+          f"tracked): {collection:.0f} ms")
 
 
 def _grouped_and_stacked(tensors: list[torch.Tensor]) -> list[float]:

@@ -162,9 +162,10 @@ def _run_round(results: dict[str, ArmTiming], workload: Workload, batches: Batch
             result.error = _error_line(error)
             echo(f"    {name}: cannot start: {result.error}")
     helpers_before = descendants_cpu_seconds()  # after the tools started: no start-up cost
-    # A full garbage collection takes ~100-150 ms on a heap holding torch, wandb and
-    # TensorBoard; the one the imports and set-ups owe would land in whichever arm's step
-    # next allocates (a logging step, mostly, counted in full). Pay it before timing.
+    # A full garbage collection takes tens of milliseconds on a heap holding torch, wandb
+    # and TensorBoard (``python -m benchmarks.overhead.micro``); the one the imports and
+    # set-ups owe would land in whichever arm's step next allocates (a logging step,
+    # mostly, counted in full). Pay it before timing.
     gc.collect()
     steps = len(batches)
     seconds = {name: np.zeros(steps) for name in arms}

@@ -13,6 +13,7 @@ def test_micro_measurements_print_each_pair(capsys):
     assert any("batch axis first" in line for line in lines)
     assert any("float64" in line and "float32" in line for line in lines)
     assert any("stacked" in line and "to_host (each read)" in line for line in lines)
+    assert any("one full garbage collection" in line for line in lines)
 
 
 def test_the_old_way_to_the_host_reads_what_to_host_reads():
