@@ -81,20 +81,21 @@ class RunData:
     @staticmethod
     def from_tagged_points(
         name: str,
-        points: Mapping[str, tuple[Iterable[int], Iterable[float]]],
+        points: Mapping[str, tuple[Iterable[int], Iterable[float]] | Series],
         metadata: dict | None = None,
         records: list[dict] | None = None,
         problems: list[str] | None = None,
     ) -> RunData:
-        """Build from ``{tag: (steps, values)}`` as found on disk; foreign tags are ignored."""
+        """Build from ``{tag: (steps, values)}`` as found on disk; foreign tags are ignored.
+        A tag may bring its Series already built (sorted, one value per step), taken as is."""
         run = RunData(name, dict(metadata or {}), records=list(records or []),
                       problems=list(problems or []))
-        for tag, (steps, values) in points.items():
+        for tag, given in points.items():
             parsed = fmt.parse_scalar_tag(tag)
             if parsed is None:
                 continue
             layer, signal = parsed
-            series = Series.from_points(steps, values)
+            series = given if isinstance(given, Series) else Series.from_points(*given)
             if layer is None:
                 run.signals[signal] = series
             else:

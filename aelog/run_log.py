@@ -15,7 +15,6 @@ from collections.abc import Callable
 
 import numpy as np
 
-from aelog import format as fmt
 from aelog.event_writer import EventWriter
 from aelog.probe_guard import AelogWarning, user_stacklevel
 from aelog.run_data import RunData, Series
@@ -58,24 +57,14 @@ class RunLog:
 
     def run_data(self) -> RunData:
         """A copy of the series, as the engine reads them. Series whose steps only rose
-        (every one, unless a step was logged twice) are taken as they are: the live
-        diagnosis reads this every few logging steps, and sorting ~70 series that are
-        sorted already was a third of its cost."""
-        run = RunData(self.run_name, dict(self.metadata or {}),
-                      records=[dict(r) for r in self.records])
-        for tag, points in self._series.items():
-            parsed = fmt.parse_scalar_tag(tag)
-            if parsed is None:
-                continue
-            steps, values = points.arrays()
-            series = Series(steps, values) if points.rising else Series.from_points(
-                steps, values)
-            layer, signal = parsed
-            if layer is None:
-                run.signals[signal] = series
-            else:
-                run.layers.setdefault(layer, {})[signal] = series
-        return run
+        (every one, unless a step was logged twice) go as they are: the live diagnosis reads
+        this every few logging steps, and sorting ~70 series that are sorted already was a
+        third of its cost."""
+        points = {tag: Series(*p.arrays()) if p.rising else p.arrays()
+                  for tag, p in self._series.items()}
+        return RunData.from_tagged_points(
+            self.run_name, points, dict(self.metadata or {}), [dict(r) for r in self.records]
+        )
 
     def close(self) -> None:
         try:
