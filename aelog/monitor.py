@@ -597,6 +597,7 @@ class Monitor:
             return  # batch statistics need two samples; the next logging step will have them
         parsed = self._guard.run("output", parse_output, output)
         target = self._target(inputs) if self._target else inputs
+        slow = self._slow_signals_now()
         if self._log.metadata is None:
             self._inspect_first_forward(inputs, parsed)
         code, logvar = self._code if self._code is not None else (None, None)
@@ -606,7 +607,7 @@ class Monitor:
             self._code_size = int(code[0].numel())
             self._shapes.setdefault("latent_size", self._code_size)
             stats = self._guard.run("code", code_probe.code_stats, code,
-                                    similarity=self._slow_signals_now())
+                                    similarity=slow)
             self._pending.update(stats or {})
             if logvar is not None:
                 self._pending.update(
@@ -616,12 +617,12 @@ class Monitor:
             recon = matching_shape(parsed.reconstruction_values(), target)
             stats = self._guard.run(
                 "symptom", symptom_probe.symptom_stats, recon, target.detach(), self._code_size,
-                data=self._slow_signals_now(),
+                data=slow,
             )
             self._pending.update(stats or {})
         result = self._guard.run(
             "data", data_probe.input_stats, inputs, self._input_fingerprint,
-            self._previous_input_fingerprint, batch=self._slow_signals_now(),
+            self._previous_input_fingerprint, batch=slow,
         )
         if result is not None:
             stats, fingerprint = result

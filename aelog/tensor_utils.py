@@ -51,22 +51,36 @@ def matching_shape(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 def to_host(tensors: list[torch.Tensor | float]) -> list[float]:
     """All 0-d results as floats, in one transfer (one synchronisation) per device.
 
-    Off the CPU, stacked by dtype first and converted once per dtype: a logging step has a
-    few hundred results, and a transfer each would be a synchronisation each. On the CPU
-    there is nothing to wait for: each is read as it is (``python -m
-    benchmarks.overhead.micro`` times both ways), and a result that is a number already is
-    taken as it is.
+    Off the CPU they go through :func:`read_stacked`. On the CPU there is nothing to wait
+    for: each is read as it is (``python -m benchmarks.overhead.micro`` times both ways),
+    and a result that is a number already is taken as it is.
     """
     values: list[float] = [0.0] * len(tensors)
-    groups: dict[torch.device, dict[torch.dtype, list[int]]] = defaultdict(
-        lambda: defaultdict(list))
+    elsewhere: list[int] = []
     for index, tensor in enumerate(tensors):
         if not isinstance(tensor, torch.Tensor):
             values[index] = float(tensor)
         elif tensor.is_cpu:
             values[index] = float(tensor.item())
         else:
-            groups[tensor.device][tensor.dtype].append(index)
+            elsewhere.append(index)
+    if elsewhere:
+        for index, value in zip(elsewhere, read_stacked([tensors[i] for i in elsewhere]),
+                                strict=True):
+            values[index] = value
+    return values
+
+
+@torch.no_grad()
+def read_stacked(tensors: list[torch.Tensor]) -> list[float]:
+    """0-d tensors as floats, stacked by device and dtype and converted once per dtype: a
+    logging step has a few hundred results, and a transfer each would be a synchronisation
+    each."""
+    groups: dict[torch.device, dict[torch.dtype, list[int]]] = defaultdict(
+        lambda: defaultdict(list))
+    for index, tensor in enumerate(tensors):
+        groups[tensor.device][tensor.dtype].append(index)
+    values: list[float] = [0.0] * len(tensors)
     for by_dtype in groups.values():
         order = [i for indices in by_dtype.values() for i in indices]
         parts = [torch.stack([_scalar(tensors[i]) for i in indices]).double()

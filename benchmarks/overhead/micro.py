@@ -8,8 +8,8 @@
 - the dead-unit maximum of a (128, 32, 4, 4) conv output: one reduction over the sample
   axes against the batch axis first, then the rest;
 - the square sum of a 2176 x 2176 gradient in float64 against float32;
-- 100 0-d CPU results brought to the host: stacked and converted at once, as off the CPU,
-  against ``to_host`` reading each one;
+- 100 0-d CPU results brought to the host: stacked and converted at once, as off the CPU
+  (``read_stacked``, how they went before stop 15), against ``to_host`` reading each one;
 - one full garbage collection of this process (torch, TensorBoard's event code and aelog
   imported): what the overhead benchmark pays before each round's timing.
 
@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from aelog.probes.units import per_unit_max
-from aelog.tensor_utils import to_host
+from aelog.tensor_utils import read_stacked, to_host
 from benchmarks.overhead.workloads import DigitsMLPAutoencoder
 
 
@@ -82,7 +82,7 @@ def main() -> None:
           f"{single:.0f} us ({wide / single:.1f}x)")
     generator = torch.Generator().manual_seed(0)
     results = [torch.randn((), generator=generator) for _ in range(100)]
-    stacked = _median_us(lambda: _grouped_and_stacked(results), 300, 10)
+    stacked = _median_us(lambda: read_stacked(results), 300, 10)
     each = _median_us(lambda: to_host(results), 300, 10)
     print(f"- 100 0-d CPU results to the host: grouped by device and dtype and stacked "
           f"{stacked:.0f} us, to_host (each read) {each:.0f} us")
@@ -91,20 +91,6 @@ def main() -> None:
     collection = _median_us(gc.collect, 5) / 1e3
     print(f"- one full garbage collection of this process ({len(gc.get_objects()):,} objects "
           f"tracked): {collection:.0f} ms")
-
-
-def _grouped_and_stacked(tensors: list[torch.Tensor]) -> list[float]:
-    """How ``to_host`` read CPU results before stop 15 (as it still reads others)."""
-    groups: dict[tuple, list[int]] = {}
-    for index, tensor in enumerate(tensors):
-        groups.setdefault((tensor.device, tensor.dtype), []).append(index)
-    values = [0.0] * len(tensors)
-    for indices in groups.values():
-        stacked = torch.stack([tensors[i] if tensors[i].dim() == 0 else tensors[i].reshape(())
-                               for i in indices]).double().tolist()
-        for index, value in zip(indices, stacked, strict=True):
-            values[index] = value
-    return values
 
 
 if __name__ == "__main__":

@@ -16,14 +16,14 @@ def test_micro_measurements_print_each_pair(capsys):
     assert any("one full garbage collection" in line for line in lines)
 
 
-def test_the_old_way_to_the_host_reads_what_to_host_reads():
+def test_the_stacked_way_to_the_host_reads_what_to_host_reads():
     import torch
 
-    from aelog.tensor_utils import to_host
+    from aelog.tensor_utils import read_stacked, to_host
 
     results = [torch.tensor(0.5), torch.tensor(2, dtype=torch.int64), torch.tensor(True),
                torch.tensor(1 / 3, dtype=torch.float64)]
-    assert micro._grouped_and_stacked(results) == to_host(results)
+    assert read_stacked(results) == to_host(results)
 
 
 def test_a_removed_hook_is_timed_against_a_model_that_never_had_one():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from aelog.tensor_utils import HostBatch, to_host
+from aelog.tensor_utils import HostBatch, read_stacked, to_host
 
 
 def test_mixed_dtypes_come_back_in_order_and_exact():
@@ -21,6 +21,7 @@ def test_mixed_dtypes_come_back_in_order_and_exact():
     assert values == [0.1, -1.0, float(torch.tensor(1 / 3, dtype=torch.float16)), 7.0, 1.0,
                       1 / 3]
     assert to_host([]) == []
+    assert read_stacked(tensors) == values  # the way off the CPU, one transfer per device
 
 
 def test_host_batch_keeps_its_keys():
