@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from aelog import format as fmt
+from aelog import run_log
 from aelog.run_data import RunData
 from aelog.run_log import RunLog
 from aelog.runs import load_run
@@ -46,3 +47,23 @@ def test_a_step_logged_twice_keeps_its_last_value_in_step_order(tmp_path) -> Non
     log.close()
     on_disk = load_run(str(tmp_path)).signals[fmt.RELATIVE_ERROR]
     assert on_disk.steps.tolist() == [0, 4, 8, 12]
+
+
+def test_the_in_memory_copy_keeps_every_point_until_it_thins_the_oldest(tmp_path) -> None:
+    """Points read between appends, through the growth of its arrays and one thinning."""
+    log = RunLog(str(tmp_path), "run")
+    tag = fmt.scalar_tag(fmt.RELATIVE_ERROR)
+    limit = 2 * run_log.MEMORY_POINTS
+    for step in range(limit - 1):
+        log.scalars(step, {tag: step / 2})
+        if step in (0, 63, 64, 1000):  # a read on the way flushes, the next appends go on
+            series = log.run_data().signals[fmt.RELATIVE_ERROR]
+            assert series.steps.tolist() == list(range(step + 1))
+            assert series.values.tolist() == [s / 2 for s in range(step + 1)]
+    log.scalars(limit - 1, {tag: 0.5})  # the point that thins the copy to every other one
+    series = log.run_data().signals[fmt.RELATIVE_ERROR]
+    assert series.steps.tolist() == list(range(0, limit - 1, 2)) + [limit - 1]
+    assert series.values[-1] == 0.5 and series.values[1] == 1.0
+    log.scalars(limit, {tag: 0.25})
+    assert log.run_data().signals[fmt.RELATIVE_ERROR].steps[-2:].tolist() == [limit - 1, limit]
+    log.close()
