@@ -149,7 +149,14 @@ class Monitor:
         self._params = trained_params(model, self.optimizers)
         self._skips: SkippedSteps | None = None
         self._all_params = list(model.parameters())
-        self._previous_weight_fingerprints: list[float] | None = None
+        position = {id(item.tensor): index for index, item in enumerate(self._params)}
+        self._measured_index = [position.get(id(p)) for p in self._all_params]
+        """where each model parameter sits in the measured lists (None: not trained)."""
+        self._untrained_params = [
+            p for p, index in zip(self._all_params, self._measured_index, strict=True)
+            if index is None
+        ]
+        self._previous_movement: list[optimizer_probe.MovementState] | None = None
         self._raw_shrink = 1.0
         """what raw gradients are multiplied by before squaring: from the last loss scale."""
         in_optimizer = {id(item.tensor) for item in self._params if item.group is not None}
@@ -795,8 +802,9 @@ class Monitor:
             batch.add(fmt.scalar_tag(fmt.LOSS_SCALE), measure.loss_scale)
         if measure.skipped_inside is not None:
             batch.add(_SKIPPED_INSIDE, measure.skipped_inside)
+        fingerprinted = self._untrained_params if have_update else self._all_params
         batch.extend(_WEIGHT_FINGERPRINTS, [
-            value for p in self._all_params for value in optimizer_probe.weight_fingerprint(p)
+            value for p in fingerprinted for value in optimizer_probe.weight_fingerprint(p)
         ])
         host = batch.read()
 
@@ -828,12 +836,15 @@ class Monitor:
                 values.update({fmt.scalar_tag(k): v for k, v in clipping.items()})
             for layer, stats in per_layer.items():
                 values.update({fmt.layer_tag(layer, k): v for k, v in stats.items()})
-        if self._previous_weight_fingerprints is not None:
+        movement = optimizer_probe.movement_states(
+            self._measured_index, measured if have_update else None, fingerprints
+        )
+        if self._previous_movement is not None:
             sizes = [p.numel() for p in self._all_params]
             values[fmt.scalar_tag(fmt.FROZEN_FRACTION)] = optimizer_probe.frozen_fraction(
-                sizes, self._previous_weight_fingerprints, fingerprints
+                sizes, self._previous_movement, movement
             )
-        self._previous_weight_fingerprints = fingerprints
+        self._previous_movement = movement
         values.update(measure.settings or self._optimizer_settings())
         if self._skips is not None:
             values[fmt.scalar_tag(fmt.SKIPPED_STEPS)] = float(self._skips.count)

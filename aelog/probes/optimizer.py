@@ -170,13 +170,54 @@ def clipping_stats(raw_grad_sq: list[float], grad_norm: float, loss_scale: float
 
 
 def weight_fingerprint(param: torch.Tensor) -> list[torch.Tensor]:
-    """Sum and sum of squares: equal before and after means the parameter did not move."""
+    """Sum and sum of squares: equal at two logging steps means the parameter did not move.
+    For the parameters whose logging steps measure no update (see :func:`movement_states`)."""
     values = _flat(param)
     return [values.sum(), torch.dot(values, values)]
 
 
+MovementState = tuple[str, float, float]
+"""what one logging step says of whether a parameter moves: ("step", |w|^2 before the
+step, |update|^2) where the step's update was measured, ("values", sum, |w|^2) otherwise."""
+
+
+def movement_states(
+    measured_index: list[int | None], measured: dict[str, list[float]] | None,
+    fingerprints: list[float],
+) -> list[MovementState]:
+    """One state per model parameter, in model order.
+
+    ``measured_index[i]``: where parameter i sits in the measured lists (``weight_sq``,
+    ``update_sq``), or None; ``measured``: those lists, None when this logging step measured
+    no update; ``fingerprints``: (sum, |w|^2) of every other parameter, in order. A
+    measured update and the weight norm read before the step stand in for a fingerprint:
+    two fewer passes over every trained weight (on a 10M-parameter model, 7 ms a logging
+    step), and a zero update is exact, element by element.
+    """
+    states: list[MovementState] = []
+    unmeasured = iter(range(0, len(fingerprints), 2))
+    for index in measured_index:
+        if index is not None and measured is not None:
+            states.append(("step", measured["weight_sq"][index], measured["update_sq"][index]))
+        else:
+            at = next(unmeasured)
+            states.append(("values", fingerprints[at], fingerprints[at + 1]))
+    return states
+
+
+def unchanged(previous: MovementState, current: MovementState) -> bool:
+    """The parameter did not move from one logging step to the next: its fingerprints are
+    equal, or neither step updated it and its norm before each step is the same (from
+    before the earlier step to after the later one)."""
+    if previous[0] != current[0]:
+        return False
+    if current[0] == "step":
+        return previous[2] == 0 and current[2] == 0 and previous[1] == current[1]
+    return previous[1:] == current[1:]
+
+
 def frozen_fraction(
-    numels: list[int], previous: list[float], current: list[float]
+    numels: list[int], previous: list[MovementState], current: list[MovementState]
 ) -> float:
     """Share of parameter elements whose tensor did not change between two logging steps.
 
@@ -184,12 +225,11 @@ def frozen_fraction(
     optimizers, a manual update, none at all), so a forgotten parameter shows up here.
     """
     total = sum(numels)
-    unchanged = sum(
-        numel
-        for index, numel in enumerate(numels)
-        if previous[2 * index : 2 * index + 2] == current[2 * index : 2 * index + 2]
+    still = sum(
+        numel for numel, before, now in zip(numels, previous, current, strict=True)
+        if unchanged(before, now)
     )
-    return unchanged / total if total else 0.0
+    return still / total if total else 0.0
 
 
 def step_stats(

@@ -186,3 +186,60 @@ def test_two_optimizers_are_not_mistaken_for_frozen_parameters(tmp_path):
     run = monitor.run_data()
     assert run.signal(fmt.FROZEN_FRACTION).values.tolist() == [0.0] * 3
     assert run.layer_signal("encoder.0", fmt.LAYER_GRAD_NORM).values.min() > 0
+
+
+class OneUlpNudge(torch.optim.Optimizer):
+    """Moves one element of each parameter by one float32 ulp a step: a move too small for a
+    sum or a sum of squares over thousands of elements to show."""
+
+    def __init__(self, params):
+        super().__init__(params, {"lr": 0.0})
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in group["params"]:
+                flat = p.view(-1)
+                flat[-1] = torch.nextafter(flat[-1], torch.tensor(math.inf))
+
+
+def test_a_parameter_moved_by_one_ulp_is_not_frozen(tmp_path):
+    torch.manual_seed(0)
+    model = MLPAE()
+    params = list(model.parameters())
+    start = [p.detach().clone() for p in params]
+    optimizer = OneUlpNudge(params)
+    with aelog.watch(model, optimizer, logdir=tmp_path, log_every=1,
+                     on_collapse=None) as monitor:
+        train(model, optimizer, digits(128), 3)
+    assert all(not torch.equal(p, s) for p, s in zip(params, start, strict=True))
+    assert monitor.run_data().signal(fmt.FROZEN_FRACTION).values.tolist() == [0.0] * 2
+
+
+def test_only_parameters_outside_training_are_fingerprinted(tmp_path, monkeypatch):
+    """Trained parameters' movement comes from the update the logging step measures: no
+    extra passes over their weights (two per parameter per logging step otherwise)."""
+    from aelog.probes import optimizer as optimizer_probe
+
+    fingerprinted = []
+    original = optimizer_probe.weight_fingerprint
+
+    def counted(param):
+        fingerprinted.append(param)
+        return original(param)
+
+    monkeypatch.setattr(optimizer_probe, "weight_fingerprint", counted)
+    torch.manual_seed(0)
+    model = MLPAE()
+    for p in model.encoder.parameters():
+        p.requires_grad_(False)  # frozen on purpose, outside training
+    optimizer = torch.optim.Adam(model.decoder.parameters(), lr=1e-2)
+    with aelog.watch(model, optimizer, logdir=tmp_path, log_every=1,
+                     on_collapse=None) as monitor:
+        train(model, optimizer, digits(128), 4)
+    encoder = {id(p) for p in model.encoder.parameters()}
+    assert fingerprinted and {id(p) for p in fingerprinted} == encoder
+    total = sum(p.numel() for p in model.parameters())
+    encoder_size = sum(p.numel() for p in model.encoder.parameters())
+    frozen = monitor.run_data().signal(fmt.FROZEN_FRACTION).values.tolist()
+    assert frozen == [encoder_size / total] * 3
