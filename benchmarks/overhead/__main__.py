@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import torch
 
 from benchmarks.overhead import report
+from benchmarks.overhead.allocator import pin_malloc_thresholds
 from benchmarks.overhead.arms import DEFAULT_ONLY
 from benchmarks.overhead.cuda_sync import check_cuda
 from benchmarks.overhead.hook_cost import quiet_step_cost
@@ -136,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)  # steadier timings; restored for callers in the same process
     chosen = [w for w in WORKLOADS if w.name in args.workloads.split(",")]
     started = time.monotonic()
+    allocator = pin_malloc_thresholds()  # this process only: the memory part's are fresh
     overrides = {"steps": args.steps, "every_step_steps": args.every_step_steps,
                  "memory_steps": args.memory_steps}
     try:
@@ -151,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "seconds": time.monotonic() - started,
         "torch": torch.__version__,
+        "allocator": allocator,
     }
     text = report.render(results, context, peers, cuda)
     print(text)

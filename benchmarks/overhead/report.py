@@ -6,6 +6,7 @@ other sections of the shared file are kept as they are.
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass, field
 
 from benchmarks.overhead.arms import PEER_DEFAULT_EVERY
@@ -78,15 +79,15 @@ def _step_table(result: WorkloadResult) -> list[str]:
         "",
         "| arm | steps | median step | median / bare | non-logging steps / bare | "
         f"whole run / bare | from step {STEADY_FROM} / bare | steps logged | "
-        "series per logging step | event bytes per 1,000 steps |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "series per logging step | event bytes per 1,000 steps | page faults per step |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for setting in result.settings:
         comparisons = setting.comparisons()
         for name, timing in setting.timings.items():
             if not timing.ok:
                 lines.append(f"| {name} ({setting.setting}) | failed: {timing.error} |"
-                             + " |" * 8)
+                             + " |" * 9)
                 continue
             seconds = sorted(s for r in timing.rounds for s in r)
             median_ms = seconds[len(seconds) // 2] * 1000
@@ -98,11 +99,19 @@ def _step_table(result: WorkloadResult) -> list[str]:
                 f"{_ratio(c.non_logging_ratio if c else 1.0)} | "
                 f"{_ratio(c.total_ratio if c else 1.0)} | "
                 f"{_ratio(c.steady_ratio if c else 1.0)} | {len(timing.logged):,} | "
-                f"{timing.series or '-'} | {_bytes(per_thousand) if per_thousand else '-'} |"
+                f"{timing.series or '-'} | {_bytes(per_thousand) if per_thousand else '-'} | "
+                f"{_faults(timing)} |"
             )
     for arm, reason in result.left_out.items():
-        lines.append(f"| {arm}: not run here: {reason} |" + " |" * 9)
+        lines.append(f"| {arm}: not run here: {reason} |" + " |" * 10)
     return lines + [""]
+
+
+def _faults(timing: ArmTiming) -> str:
+    """Minor page faults per step, median over the rounds (what the allocator cost it)."""
+    if not timing.page_faults:
+        return "-"
+    return f"{statistics.median(timing.page_faults):,.0f}"
 
 
 def _memory_table(results: list[WorkloadResult]) -> list[str]:
@@ -301,7 +310,8 @@ def render(results: list[WorkloadResult], context: dict, peers: list[PeerStatus]
         HEADING,
         "",
         f"`{context['command']}` on {context['machine']}; {context['date']}; "
-        f"{context['seconds']:.0f} s in all. torch {context['torch']}, 1 thread.",
+        f"{context['seconds']:.0f} s in all. torch {context['torch']}, 1 thread; "
+        f"{context.get('allocator', 'malloc thresholds at their defaults')}.",
         "",
         "How it is measured: every arm trains its own copy of the model (same seed, same "
         "batches, Adam, MSE, batch 128), all arms interleaved in blocks of "
@@ -328,7 +338,11 @@ def render(results: list[WorkloadResult], context: dict, peers: list[PeerStatus]
         "sets every tool to 1. Step times are the training process's; wandb hands its "
         "histograms to processes of its own (wandb-core, wandb-symon), whose CPU time "
         "from the first step to `run.finish()` (read from /proc) the verdicts add where "
-        "they say 'with its helper processes' CPU time'.",
+        "they say 'with its helper processes' CPU time'. glibc's malloc keeps fixed "
+        "thresholds while arms are timed: with its defaults, whether a step of the 10M "
+        "model faults its ~100 MB of temporaries back in depends on what the process freed "
+        "before (6,700 to 13,200 page faults a step, 165 to 190 ms, between identical arms; "
+        "`benchmarks/overhead/allocator.py`); *page faults per step* shows what is left.",
         "",
         "### Step time",
         "",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gc
 import os
+import resource
 import time
 from dataclasses import dataclass, field
 
@@ -46,6 +47,9 @@ class ArmTiming:
     """per round, CPU seconds of the processes the tool started beside training."""
     own_accounts: list[float] = field(default_factory=list)
     """per round, the share of time the tool's own books give logging from STEADY_FROM on."""
+    page_faults: list[float] = field(default_factory=list)
+    """per round, minor page faults per step during its blocks (counted around each block:
+    what the allocator makes its steps pay the kernel, the same for any code)."""
     error: str | None = None
 
     @property
@@ -169,10 +173,12 @@ def _run_round(results: dict[str, ArmTiming], workload: Workload, batches: Batch
     gc.collect()
     steps = len(batches)
     seconds = {name: np.zeros(steps) for name in arms}
+    faults = dict.fromkeys(arms, 0)
     names = list(arms)
     shuffle = np.random.default_rng(seed)
     for start in range(0, steps, BLOCK_STEPS):
         for name in shuffle.permutation(names):
+            faults_before = _minor_faults()
             for step in range(start, min(steps, start + BLOCK_STEPS)):
                 arm = arms.get(name)
                 if arm is None:
@@ -183,6 +189,8 @@ def _run_round(results: dict[str, ArmTiming], workload: Workload, batches: Batch
                     results[name].error = f"step {step}: {_error_line(error)}"
                     echo(f"    {name}: {results[name].error}")
                     del arms[name]
+            if name in faults:
+                faults[name] += _minor_faults() - faults_before
     for name, arm in arms.items():
         result = results[name]
         try:
@@ -195,12 +203,17 @@ def _run_round(results: dict[str, ArmTiming], workload: Workload, batches: Batch
             # only one arm starts helpers; its service may outlive the round, so the delta
             result.helper_seconds.append(max(0.0, helpers_after - helpers_before))
         result.rounds.append(seconds[name])
+        result.page_faults.append(faults[name] / max(1, steps))
         result.logged = arm.logged_steps()
         result.series = arm.series()
         result.output_bytes = arm.output_bytes()
         account = arm.own_account()
         if account is not None:
             result.own_accounts.append(account)
+
+
+def _minor_faults() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
 def time_rounds(

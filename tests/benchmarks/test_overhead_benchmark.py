@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pathlib
+import subprocess
+import sys
+
 import numpy as np
 
 from benchmarks.overhead import report
@@ -43,6 +47,8 @@ def test_runs_end_to_end_and_keeps_other_sections(tmp_path):
     assert "the same counting each tool's start-up and close in a fresh process" in section
     assert "non-logging step takes" in section and "no-op hooks" in section
     assert "### GPU" in section
+    assert "glibc malloc held to fixed thresholds while timing" in section
+    assert default_row[11].strip().replace(",", "").isdigit()  # page faults per step
 
     # a second run replaces the section instead of appending another one
     assert main(["--workloads", "mlp_digits", "--arms", "bare,aelog", "--steps", "25",
@@ -183,3 +189,35 @@ def test_each_round_pays_the_garbage_collection_it_owes_before_timing(tmp_path):
     for first in (steps[0], steps[3]):
         assert kinds[first - 1] == "full collection"
         assert kinds[first : first + 3] == ["step"] * 3
+
+
+ALLOCATION_PATTERN = """
+import resource, sys, torch
+from benchmarks.overhead.allocator import pin_malloc_thresholds
+if sys.argv[1] == "pinned":
+    print(pin_malloc_thresholds(), file=sys.stderr)
+def step():  # a wide model's step: a few large temporaries made, then all freed
+    kept = [torch.ones(4_000_000) for _ in range(6)]
+    del kept
+for _ in range(3):
+    step()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(5):
+    step()
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+def test_pinned_malloc_thresholds_leave_steady_steps_without_page_faults():
+    """What the benchmark's timings rely on: with glibc's defaults each step faults its
+    large temporaries back in; with the thresholds pinned, after the first steps, none."""
+    root = pathlib.Path(__file__).resolve().parents[2]
+
+    def faults(mode: str) -> int:
+        done = subprocess.run([sys.executable, "-c", ALLOCATION_PATTERN, mode], cwd=root,
+                              capture_output=True, text=True, timeout=120, check=True)
+        return int(done.stdout.split()[-1])
+
+    default, pinned = faults("default"), faults("pinned")
+    assert default > 5 * 6 * 4_000_000 * 4 // 4096 // 2  # at least half the pages, each step
+    assert pinned < default / 20
