@@ -124,6 +124,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--every-step-steps", type=int, help="steps per arm logging every step")
     parser.add_argument("--memory-steps", type=int, help="steps before the first memory reading")
     parser.add_argument("--no-write", action="store_true", help="print, do not edit RESULTS.md")
+    parser.add_argument("--malloc-defaults", action="store_true",
+                        help="leave glibc's malloc thresholds at their defaults while timing "
+                             "(to see what fixing them removes; see allocator.py)")
     parser.add_argument("--out", default=report.RESULTS)
     parser.add_argument("--aelog-from", metavar="CHECKOUT",
                         help="measure the aelog of this checkout (e.g. a git worktree of an "
@@ -137,7 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)  # steadier timings; restored for callers in the same process
     chosen = [w for w in WORKLOADS if w.name in args.workloads.split(",")]
     started = time.monotonic()
-    allocator = pin_malloc_thresholds()  # this process only: the memory part's are fresh
+    allocator = (  # this process only: the memory part's processes are fresh
+        "malloc thresholds at glibc's defaults (--malloc-defaults)" if args.malloc_defaults
+        else pin_malloc_thresholds())
     overrides = {"steps": args.steps, "every_step_steps": args.every_step_steps,
                  "memory_steps": args.memory_steps}
     try:

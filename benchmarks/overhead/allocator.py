@@ -4,9 +4,10 @@ By default glibc returns the top of its heap to the kernel whenever enough of it
 (``M_TRIM_THRESHOLD``) and moves its mmap threshold to the largest block freed so far. A
 10M-parameter model's step allocates and frees ~100 MB (gradients, Adam's temporaries), so
 whether a step finds that memory mapped or faults it in again depends on what else the
-process allocated and freed before: measured on this benchmark's 10M workload, 6,700 to
-13,200 minor page faults a step, and step times 165 to 190 ms, between identical arms and
-rounds (``page faults per step`` in the report). Fixed thresholds, set once before any
+process allocated and freed before: on this benchmark's 10M workload with
+``--malloc-defaults``, 4,240 to 8,069 minor page faults a step between identical arms and two
+bare loops 5.1% apart; with the thresholds fixed, 92 to 209 and 1.1% (``page faults per
+step`` in the report). Fixed thresholds, set once before any
 arm runs, leave every arm's steady steps without faults, whatever the heap held: timings
 then compare the arms' work, not the allocator's history. The memory part runs each arm
 in a fresh process with glibc's defaults, as a user's script would.

@@ -341,8 +341,8 @@ def render(results: list[WorkloadResult], context: dict, peers: list[PeerStatus]
         "they say 'with its helper processes' CPU time'. glibc's malloc keeps fixed "
         "thresholds while arms are timed: with its defaults, whether a step of the 10M "
         "model faults its ~100 MB of temporaries back in depends on what the process freed "
-        "before (6,700 to 13,200 page faults a step, 165 to 190 ms, between identical arms; "
-        "`benchmarks/overhead/allocator.py`); *page faults per step* shows what is left.",
+        "before (4,000 to 8,000 page faults a step between identical arms, two bare "
+        "loops 5% apart; `benchmarks/overhead/allocator.py`); *page faults per step* shows what is left.",
         "",
         "### Step time",
         "",
