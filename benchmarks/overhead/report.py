@@ -342,7 +342,8 @@ def render(results: list[WorkloadResult], context: dict, peers: list[PeerStatus]
         "thresholds while arms are timed: with its defaults, whether a step of the 10M "
         "model faults its ~100 MB of temporaries back in depends on what the process freed "
         "before (4,000 to 8,000 page faults a step between identical arms, two bare "
-        "loops 5% apart; `benchmarks/overhead/allocator.py`); *page faults per step* shows what is left.",
+        "loops 5% apart; `benchmarks/overhead/allocator.py`); *page faults per step* "
+        "shows what is left.",
         "",
         "### Step time",
         "",

@@ -209,8 +209,8 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 
 
 def test_pinned_malloc_thresholds_leave_steady_steps_without_page_faults():
-    """What the benchmark's timings rely on: with glibc's defaults each step faults its
-    large temporaries back in; with the thresholds pinned, after the first steps, none."""
+    """What the benchmark's timings rely on: with glibc's defaults a step may fault its
+    large temporaries back in; with the thresholds pinned, after the first steps, it does not."""
     root = pathlib.Path(__file__).resolve().parents[2]
 
     def faults(mode: str) -> int:
@@ -218,6 +218,8 @@ def test_pinned_malloc_thresholds_leave_steady_steps_without_page_faults():
                               capture_output=True, text=True, timeout=120, check=True)
         return int(done.stdout.split()[-1])
 
+    pages = 5 * 6 * 4_000_000 * 4 // 4096  # what the five timed steps touch
     default, pinned = faults("default"), faults("pinned")
-    assert default > 5 * 6 * 4_000_000 * 4 // 4096 // 2  # at least half the pages, each step
-    assert pinned < default / 20
+    # how many the defaults fault in depends on the process's history (117k alone, 7.8k
+    # after this file's other tests); pinned, under 1% of the pages whatever came before
+    assert pinned < pages / 100 and pinned < default
