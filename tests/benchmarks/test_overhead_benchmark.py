@@ -124,7 +124,7 @@ def test_helper_cpu_time_joins_a_peers_whole_run_and_its_verdict():
     bare = _timing("bare", [1.0] * steps, set())
     peer = _timing("wandb", [1.0] * steps, {0})
     peer.helper_seconds = [0.1 * steps]  # its service process worked a tenth of the run
-    mine = compare(_timing("aelog", [1.0] * steps, {0}), bare)
+    mine = compare(_timing("aelog", [1.01] * steps, {0}), bare)
     theirs = compare(peer, bare)
     assert theirs.total_ratio == 1.0 and abs(theirs.with_helpers_ratio - 1.1) < 1e-12
     assert mine.with_helpers_ratio is None
@@ -134,6 +134,41 @@ def test_helper_cpu_time_joins_a_peers_whole_run_and_its_verdict():
                                  {"wandb": theirs}, setting)
     assert "wandb 1.000 (1.100 with its helper processes' CPU time)" in line
     assert "BEHIND wandb in training-process time, ahead of every peer counting all" in line
+
+
+def test_a_peer_within_the_noise_floor_is_level_not_ahead_or_behind():
+    floor = "within the noise floor (+-0.005)"
+    assert report._behind_or_ahead(1.015, {"wandb": 1.015}, 0.005) == f": level with wandb {floor}"
+    assert report._behind_or_ahead(1.015, {"wandb": 1.012, "tb": 1.3}, 0.005) == (
+        f": level with wandb {floor}, ahead of the rest")
+    assert report._behind_or_ahead(1.015, {"wandb": 1.009, "tb": 1.012}, 0.005) == (
+        f": BEHIND wandb, level with tb {floor}")
+    assert report._behind_or_ahead(1.015, {"wandb": 1.021}, 0.005) == ": ahead of every peer"
+    assert report._behind_or_ahead(1.015, {"wandb": 1.015}) == (
+        ": level with wandb within the noise floor (+-0.000)")
+
+
+def test_verdicts_take_the_noise_floor_from_the_two_bare_loops():
+    steps = STEADY_FROM + 100
+    timings = {
+        "bare": _timing("bare", [1.0] * steps, set()),
+        "bare_control": _timing("bare_control", [1.01] * steps, set()),  # 1% apart
+        "aelog": _timing("aelog", [1.0] * 10 + [1.015] * (steps - 10), set(range(10))),
+        "wandb": _timing("wandb", [1.01] * steps, {0}),  # cheaper by less than the floor
+        "tensorboard": _timing("tensorboard", [0.99] * steps, {0}),  # by more
+    }
+    for name in ("aelog", "wandb", "tensorboard"):
+        timings[name].series = 3 if name == "aelog" else 1
+    result = report.WorkloadResult("w", "w", 1, settings=[
+        report.SettingResult("default", steps, timings)])
+    line = next(v for v in report.verdicts([result]) if "whole run at each tool's" in v)
+    assert line.endswith(": BEHIND tensorboard, level with wandb within the noise floor "
+                         "(+-0.010).")
+    budget = next(v for v in report.verdicts([result]) if "(the budgeted part)" in v)
+    assert f"whole run 1.014 over {steps} steps (noise floor +-0.010: met)" in budget
+    timings["aelog"].rounds = [np.array([1.0] * 10 + [1.04] * (steps - 10))]
+    budget = next(v for v in report.verdicts([result]) if "(the budgeted part)" in v)
+    assert f"whole run 1.038 over {steps} steps (noise floor +-0.010: MISSED)" in budget
 
 
 def test_start_up_and_close_join_the_whole_run_in_a_verdict():
