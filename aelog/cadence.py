@@ -97,8 +97,8 @@ class Cadence:
     """plain steps were timed between two readings in this gap (not estimated)."""
     _dense: bool | None = None
     """whether the dense start goes on past ``dense_minimum`` steps; None until decided."""
-    _first_costs: list[float] = field(default_factory=list)
-    """what the logging steps before that decision cost, the first one's set-up excluded."""
+    _cheapest: float | None = None
+    """the cheapest logging step before that decision, the first one's set-up excluded."""
 
     def __post_init__(self) -> None:
         if self.every is not None and self.every < 1:
@@ -196,10 +196,11 @@ class Cadence:
 
     def _decide_dense_start(self, step: int, cost_seconds: float) -> None:
         if self.logged > 1:
-            self._first_costs.append(cost_seconds)
+            self._cheapest = cost_seconds if self._cheapest is None else min(
+                self._cheapest, cost_seconds)
         if step + 1 >= self.dense_minimum:
-            cost = min(self._first_costs, default=cost_seconds)
-            self._dense = cost < self.dense_log_seconds
+            cheapest = cost_seconds if self._cheapest is None else self._cheapest
+            self._dense = cheapest < self.dense_log_seconds
 
     def _aligned_after(self, step: int, interval: int) -> int:
         """The next logging step. With an adaptive cadence the interval is rounded to a
