@@ -54,8 +54,9 @@ class Cadence:
     """the dense start goes on past the first ``dense_minimum`` steps where a logging step
     costs under this (the cheapest of those after the first, whose one-off set-up is not a
     log's cost): its ~28 further logs then take under 0.6 s, a one-off like start-up
-    (aelog's 0.1-0.2 s, wandb's 1-1.5 s). On two shared cores the article's examples
-    (batch 1,000) log in 8-10 ms, a 10M-parameter MLP in 40-60 ms."""
+    (aelog's 0.1-0.2 s, wandb's 1-1.5 s). On two shared cores a 10M-parameter MLP's
+    logging step takes tens of ms (``python -m benchmarks.overhead.log_cost --workload
+    wide_mlp_10m``)."""
     dense_minimum: int = 3
     """the first steps, logged whatever they cost: the state at initialisation and the
     first updates (what most defects already show in)."""
