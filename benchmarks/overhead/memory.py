@@ -11,6 +11,7 @@ Comparisons are against the bare arm's process.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import resource
@@ -31,6 +32,22 @@ def _rss_bytes() -> int:
     except ImportError:
         with open("/proc/self/statm") as handle:
             return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _settled_rss_bytes() -> int:
+    """RSS once free memory is given back: a full garbage collection, then glibc's
+    ``malloc_trim(0)``. Without it, what the allocator keeps of freed blocks moves RSS by
+    tens of MB from one reading to the next on the 10M model (the same loop read +73 MB in
+    one process and +0.6 MB in another over 50 steps, and -35 MB in a third), which would
+    read as growth, or hide it."""
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass  # not glibc: RSS as it is
+    return _rss_bytes()
 
 
 def _reset_peak() -> None:
@@ -76,16 +93,16 @@ def measure(workload_name: str, arm_name: str, steps: int) -> dict:
             cockpit_status()  # imports cockpit (with its stand-in, where needed)
         arm = ARMS[arm_name](model, workdir, None)
         setup_seconds = time.perf_counter() - started
-        rss_start = _rss_bytes()
+        rss_start = _settled_rss_bytes()
         _reset_peak()
         tracemalloc.start()
         for step in range(steps):
             arm.step(batches[step])
-        rss_first = _rss_bytes()
+        rss_first = _settled_rss_bytes()
         heap_first, _ = tracemalloc.get_traced_memory()
         for step in range(steps, total):
             arm.step(batches[step])
-        rss_second = _rss_bytes()
+        rss_second = _settled_rss_bytes()
         heap_second, heap_peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         started = time.perf_counter()

@@ -381,7 +381,10 @@ def render(results: list[WorkloadResult], context: dict, peers: list[PeerStatus]
     lines += _memory_table(results)
     lines += [
         "RSS: resident memory of the whole process (psutil), before the first step, after "
-        "the first steps and after 10x more; peak: the kernel's high-water mark (VmHWM), "
+        "the first steps and after 10x more, each read after a garbage collection and "
+        "glibc's `malloc_trim(0)` (free memory glibc keeps moves RSS by tens of MB between "
+        "readings on the 10M model, either way: growth is what stays in use); peak: the "
+        "kernel's high-water mark (VmHWM), "
         "reset before the first step. Python heap: tracemalloc, from the first step on. "
         "Start-up: in the same fresh process, from before the tool's import to the end of "
         "its set-up (`aelog.watch`; `SummaryWriter()`; `wandb.init` + `wandb.watch`; "
