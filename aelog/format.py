@@ -12,8 +12,8 @@ Layout of one run directory (standard TensorBoard event files):
 * per-layer series are scalars tagged ``collapse/layer/<module.name>/<layer signal>``;
 * run metadata is one JSON string tensor at ``METADATA_TAG`` written at the first step,
   carrying ``plugin_name = "aelog"`` and ``data_class = DATA_CLASS_TENSOR``;
-* small records (probe failures, warnings raised in the run) are JSON string tensors at
-  ``RECORD_TAG``, same plugin name.
+* small records (probe failures, warnings raised in the run, and at ``close()`` the steps
+  trained: ``CLOSED_RECORD``) are JSON string tensors at ``RECORD_TAG``, same plugin name.
 """
 
 from __future__ import annotations
@@ -27,6 +27,9 @@ SCALAR_PREFIX = "collapse/"
 LAYER_PREFIX = "collapse/layer/"
 METADATA_TAG = "aelog/run_metadata"
 RECORD_TAG = "aelog/record"
+CLOSED_RECORD = "closed"
+"""the record ``close()`` writes: ``steps`` trained, ``logging_steps``, and
+``logging_overhead`` (logging's share of the time since ``watch()``)."""
 
 # Signal names (the tag is SCALAR_PREFIX + name). Each is measured on a training batch at
 # a logging step unless its comment says otherwise.

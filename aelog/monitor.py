@@ -258,6 +258,8 @@ class Monitor:
                 self._guard.run("metadata", self._write_metadata)
             if self._val_batches:
                 self._log.scalars(self.step, self._validation_values())
+            if self.step > 0:
+                self._guard.run("metadata", self._record_close)
         finally:
             self._closed = True
             if self._sync is not None:
@@ -268,6 +270,17 @@ class Monitor:
             atexit.unregister(self.close)
             if _ACTIVE.get(self.model) is self:
                 del _ACTIVE[self.model]
+
+    def _record_close(self) -> None:
+        """How far the run trained, and what logging cost it: a small model's last logging
+        step can come long before its end (the budget spaces them out), and a chart that
+        stops there would otherwise read as a run that stopped."""
+        elapsed = time.time() - self._start_time
+        self._log.record(self.step, {
+            "kind": fmt.CLOSED_RECORD, "steps": self.step,
+            "logging_steps": self.cadence.logged,
+            "logging_overhead": self.cadence.overhead(elapsed),
+        })
 
     def __enter__(self) -> Monitor:
         return self

@@ -13,6 +13,9 @@ import numpy as np
 
 from aelog import format as fmt
 
+CLOSED_FIELDS = ("steps", "logging_steps", "logging_overhead")
+"""what a close record carries (see ``format.CLOSED_RECORD``)."""
+
 
 @dataclass(frozen=True)
 class Series:
@@ -77,6 +80,19 @@ class RunData:
     def last_step(self) -> int | None:
         ends = [int(s.steps[-1]) for s in self.signals.values() if len(s)]
         return max(ends) if ends else None
+
+    @property
+    def trained(self) -> dict[str, float] | None:
+        """What ``close()`` recorded (steps trained, logging steps, logging's share of the
+        run's time); None for a run still training, killed, or written before it existed."""
+        for record in reversed(self.records):
+            if record.get("kind") != fmt.CLOSED_RECORD:
+                continue
+            values = {key: record.get(key) for key in CLOSED_FIELDS}
+            if all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                   for v in values.values()):
+                return values
+        return None
 
     @staticmethod
     def from_tagged_points(

@@ -1,7 +1,7 @@
 /** The diagnosis card: status badge, since step, each cause with confidence, evidence, fix. */
 
 import { h } from "./dom";
-import { causeLabel, percent, statusLabel } from "./format";
+import { causeLabel, percent, statusLabel, trainedText } from "./format";
 import type { RunRow } from "./types";
 
 export function diagnosisCard(row: RunRow): HTMLElement {
@@ -57,6 +57,8 @@ export function diagnosisCard(row: RunRow): HTMLElement {
       ),
     );
   });
+  const trained = trainedText(row);
+  if (trained) card.append(h("p", { class: "muted trained" }, trained));
   const notes = [...row.notes, ...row.problems.filter((p) => !row.notes.includes(p))];
   if (notes.length) {
     card.append(
@@ -70,3 +72,4 @@ export function diagnosisCard(row: RunRow): HTMLElement {
   }
   return card;
 }
+

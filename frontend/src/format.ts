@@ -1,6 +1,6 @@
 /** Numbers and labels as the user reads them. Pure: unit-tested without a DOM. */
 
-import type { Status } from "./types";
+import type { RunRow, Status } from "./types";
 
 export function formatNumber(value: number | null | undefined): string {
   if (value === null || value === undefined || Number.isNaN(value)) return "–";
@@ -41,4 +41,17 @@ export function causeLabel(id: string): string {
 
 export function percent(confidence: number): string {
   return `${Math.round(confidence * 100)}%`;
+}
+
+/** What close() recorded: steps trained, how many logged, aelog's share of the time. */
+export function trainedText(row: RunRow): string | null {
+  const trained = row.trained;
+  if (!trained) return null;
+  let text =
+    `Trained ${trained.steps} steps, ${trained.logging_steps} of them logged; aelog's ` +
+    `logging took ${(trained.logging_overhead * 100).toFixed(1)}% of the run's time.`;
+  if (trained.logging_steps < trained.steps) {
+    text += " Logging steps are spaced out to keep it within budget; log_every=N logs more.";
+  }
+  return text;
 }

@@ -72,8 +72,21 @@ export const COLUMNS: Column[] = [
   numberColumn("lr", "lr", configValue("lr")),
   numberColumn("weight_decay", "Weight decay", configValue("weight_decay")),
   numberColumn("latent_size", "Latent", configValue("latent_size")),
-  numberColumn("last_step", "Last step", (r) => r.last_step),
+  {
+    key: "last_step",
+    title: "Last step",
+    value: (r) => r.last_step,
+    text: lastStepText,
+  },
 ];
+
+/** The last logged step, and the steps trained where the run went on past it. */
+export function lastStepText(row: RunRow): string {
+  if (row.last_step === null) return "–";
+  const trained = row.trained?.steps;
+  if (trained === undefined || trained <= row.last_step + 1) return String(row.last_step);
+  return `${row.last_step} of ${trained}`;
+}
 
 export interface SortState {
   key: string;

@@ -21,9 +21,17 @@ export interface RunRow {
   team: string | null;
   path_group: string;
   last_step: number | null;
+  /** what the run's close() recorded; null while it trains, or if it never closed */
+  trained: Trained | null;
   key_signals: Record<string, number | null>;
   config: Record<string, string | number | boolean | null>;
   problems: string[];
+}
+
+export interface Trained {
+  steps: number;
+  logging_steps: number;
+  logging_overhead: number;
 }
 
 export interface SeriesJson {

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { COLUMNS, NO_TEAM, filterRows, groupRows, groupSummary, sortRows } from "../src/table_logic";
+import {
+  COLUMNS, NO_TEAM, filterRows, groupRows, groupSummary, lastStepText, sortRows,
+} from "../src/table_logic";
 import type { RunRow } from "../src/types";
 
 function row(run: string, status: RunRow["status"], extra: Partial<RunRow> = {}): RunRow {
@@ -15,6 +17,7 @@ function row(run: string, status: RunRow["status"], extra: Partial<RunRow> = {})
     team: null,
     path_group: run.includes("/") ? run.split("/")[0] : ".",
     last_step: 1000,
+    trained: null,
     key_signals: {},
     config: {},
     problems: [],
@@ -84,4 +87,13 @@ test("cells are plain text with their numbers", () => {
   assert.equal(text("tags", rows[0]), "owner=ana");
   assert.equal(text("spread", rows[1]), "0.01");
   assert.equal(text("cause", rows[0]), "–");
+});
+
+test("the last logged step says how far the run trained when it went on past it", () => {
+  const trained = (steps: number) => ({ steps, logging_steps: 30, logging_overhead: 0.02 });
+  assert.equal(lastStepText(row("a", "healthy", { last_step: 104, trained: trained(800) })),
+    "104 of 800");
+  assert.equal(lastStepText(row("a", "healthy", { last_step: 799, trained: trained(800) })), "799");
+  assert.equal(lastStepText(row("a", "healthy", { last_step: 104 })), "104");
+  assert.equal(lastStepText(row("a", "healthy", { last_step: null })), "–");
 });

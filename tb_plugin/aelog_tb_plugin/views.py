@@ -40,6 +40,7 @@ def run_row(cached: CachedRun) -> dict:
         "team": run.tags.get(GROUP_TAG),
         "path_group": run.name.split("/", 1)[0] if "/" in run.name else ".",
         "last_step": run.last_step,
+        "trained": run.trained,
         "key_signals": {name: _last(run.signal(name)) for name in KEY_SIGNALS},
         "config": {key: _plain(config.get(key)) for key in CONFIG_KEYS},
         "problems": list(run.problems),

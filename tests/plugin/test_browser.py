@@ -10,7 +10,7 @@ import shutil
 
 import pytest
 
-from .sdk_runs import ALL_RUNS, HTML_RUN, HTML_TEAM, TEAM, TRUE_TOP_CAUSE
+from .sdk_runs import ALL_RUNS, HTML_RUN, HTML_TEAM, TEAM, TRAINING_STEPS, TRUE_TOP_CAUSE
 from .synthetic_runs import write_run
 from .tensorboard_process import TensorBoard, last_steps_on_disk
 
@@ -82,6 +82,8 @@ def test_table_cards_and_diff(page, served, tmp_path):
             assert card.locator(".cause").first.get_attribute("data-cause") == cause
             assert card.locator(".cause .fix").first.inner_text().startswith("Fix:")
         assert frame.locator(".chart canvas").count() >= 3
+        assert card.locator(".trained").inner_text().startswith(
+            f"Trained {TRAINING_STEPS} steps, ")
         frame.locator(".detail-area").screenshot(path=str(tmp_path / f"card_{cause}.png"))
 
     dying = frame.locator(".layer-table tr.dying-row")

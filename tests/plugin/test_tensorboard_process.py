@@ -11,7 +11,7 @@ import pytest
 
 from aelog.diagnosis.api import diagnose
 
-from .sdk_runs import ALL_RUNS, HALF_WRITTEN_RUN, TEAM, TRUE_TOP_CAUSE
+from .sdk_runs import ALL_RUNS, HALF_WRITTEN_RUN, TEAM, TRAINING_STEPS, TRUE_TOP_CAUSE
 from .tensorboard_process import TensorBoard, last_steps_on_disk
 
 
@@ -52,7 +52,10 @@ def test_run_list_matches_the_engine_on_every_run(tensorboard, sdk_logdir):
         top = row["causes"][0]["id"] if row["causes"] else None
         assert top == cause, (name, row["causes"][:2])
         assert (row["status"] == "healthy") == (cause is None)
+        assert row["trained"]["steps"] == TRAINING_STEPS, name  # close() recorded it
+        assert row["trained"]["logging_steps"] >= 20
     assert rows[HALF_WRITTEN_RUN]["last_step"] is not None
+    assert rows[HALF_WRITTEN_RUN]["trained"] is None  # never closed
 
 
 def test_detail_and_compare_routes(tensorboard):

@@ -57,6 +57,7 @@ def test_sigkill_loses_nothing_already_logged(tmp_path):
     assert run.problems == []
     assert run.signal(fmt.RELATIVE_ERROR).steps.tolist() == list(range(8))
     assert run.metadata["run_name"] == "r"
+    assert run.trained is None  # never closed
 
 
 def test_exit_without_close_finishes_the_open_step(tmp_path):
@@ -101,6 +102,24 @@ def test_close_flushes_and_stock_tensorboard_reads_the_run(tmp_path):
     assert config["latent_size"] == 8 and config["optimizer"] == "Adam"
     assert config["init"] == "default"
     assert meta["model"]["parameters_trainable"] == sum(p.numel() for p in model.parameters())
+
+
+def test_close_records_the_steps_trained_and_what_logging_cost(tmp_path):
+    """A short run on a small model logs its dense start and little after it; close()
+    says how far it trained, so a chart that ends at step 104 is not read as the run's end."""
+    torch.manual_seed(0)
+    model = MLPAE()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    with aelog.watch(model, optimizer, logdir=tmp_path, run_name="short",
+                     on_collapse=None) as monitor:
+        train(model, optimizer, digits(128), 300)
+    (run,) = load_runs(str(tmp_path))
+    logged = run.signal(fmt.RELATIVE_ERROR).steps.tolist()
+    assert run.trained is not None
+    assert run.trained["steps"] == 300
+    assert run.trained["logging_steps"] == len(logged) == monitor.cadence.logged
+    assert 0 < run.trained["logging_overhead"] < 1
+    assert run.last_step == logged[-1] < 300
 
 
 def test_default_run_name_is_unique(tmp_path):
