@@ -3,8 +3,8 @@
 Collapse usually shows in the first hundred steps, so the first ``warmup`` steps are all
 logged and the first hundred get at least one point every ``early_interval`` steps, where
 a logging step is cheap (under ``dense_log_seconds``): a small model's dense start then
-costs 0.1-0.3 s in all, where a large model's would cost seconds (31 logs of 50 ms on a
-10M-parameter model, 5% of a 300-step run). A costlier model has its first
+costs 0.1-0.3 s in all, where a large model's would cost seconds (31 logs of 50 ms on
+150 ms steps: 3.5% of a 300-step run). A costlier model has its first
 ``dense_minimum`` steps logged, then as the budget allows. The choice is made once, after
 those steps, so two runs whose costs differ a little still log the same steps. After
 that the interval grows with the step (``growth`` x step, points evenly spaced on a log
@@ -50,13 +50,15 @@ class Cadence:
     warmup: int = 20
     early_interval: int = 10
     early_steps: int = 100
-    dense_log_seconds: float = 0.02
+    dense_log_seconds: float = 0.01
     """the dense start goes on past the first ``dense_minimum`` steps where a logging step
     costs under this (the cheapest of those after the first, whose one-off set-up is not a
-    log's cost): its ~28 further logs then take under 0.6 s, a one-off like start-up
-    (aelog's 0.1-0.2 s, wandb's 1-1.5 s). On two shared cores a 10M-parameter MLP's
-    logging step takes tens of ms (``python -m benchmarks.overhead.log_cost --workload
-    wide_mlp_10m``)."""
+    log's cost): its ~28 further logs then take ~0.3 s or less in all (their full cost,
+    the slower step after each included), a one-off like start-up (aelog's 0.1-0.2 s,
+    wandb's 1-1.5 s). On two shared cores the cheapest logging step of the benchmark's MLP
+    takes ~3 ms, of its conv autoencoder ~4 ms and of its 10M-parameter MLP ~20 ms: none
+    near the line, so two runs of one model take the same start (at 20 ms the 10M model
+    took the dense start in one run and not in another, a one-off of 0.7 s when it did)."""
     dense_minimum: int = 3
     """the first steps, logged whatever they cost: the state at initialisation and the
     first updates (what most defects already show in)."""

@@ -86,7 +86,7 @@ class Monitor:
 
     Cadence: the step is the optimizer's step count (with several optimizers, one step of
     each; training forwards when there is no optimizer). Steps 0-19 are all logged, the
-    first hundred steps at least every 10th (where a logging step costs under 20 ms; a
+    first hundred steps at least every 10th (where a logging step costs under 10 ms; a
     costlier model, steps 0-2 and then as the budget allows), then the gap grows with the
     step and
     stretches further whenever the measured cost of logging would exceed

@@ -357,7 +357,7 @@ def render(results: list[WorkloadResult], context: dict, peers: list[PeerStatus]
         "the step after each, in "
         f"full. *from step {STEADY_FROM}*: the same after aelog's dense start (every step "
         "up to 20, every 8th up to step 104, the first point past 100, where a logging "
-        "step costs under 20 ms; steps 0-2 alone where it costs more) and the step after "
+        "step costs under 10 ms; steps 0-2 alone where it costs more) and the step after "
         "its last point: the part its 2% budget governs. The bare loop "
         "again is the noise floor. Peers at default settings log every "
         f"{PEER_DEFAULT_EVERY} steps (wandb.watch's own default is 1000), and so does a "

@@ -72,4 +72,3 @@ export function diagnosisCard(row: RunRow): HTMLElement {
   }
   return card;
 }
-

@@ -103,6 +103,14 @@ def test_an_expensive_model_skips_the_dense_start_and_keeps_to_the_budget_from_s
     assert later >= 10  # still a usable series
 
 
+def test_a_model_whose_log_costs_twenty_ms_skips_the_dense_start():
+    # the 10M-parameter MLP's cheapest logging step on two cores (~20 ms): at a 20 ms
+    # threshold one run took the dense start (0.7 s) and another did not
+    logged, _ = _simulate(Cadence(budget=0.02), 300, step_seconds=0.15, log_seconds=0.0196)
+    assert logged[:3] == [0, 1, 2] and 3 not in logged
+    assert len([s for s in logged if s < 100]) <= 15
+
+
 def test_a_one_off_pause_in_the_first_logs_does_not_cancel_the_dense_start():
     # the first logging step's set-up (model inspection, metadata) and a pause in the
     # second (a garbage collection) are no log's cost
