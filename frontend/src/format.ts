@@ -51,7 +51,9 @@ export function trainedText(row: RunRow): string | null {
     `Trained ${trained.steps} steps, ${trained.logging_steps} of them logged; aelog's ` +
     `logging took ${(trained.logging_overhead * 100).toFixed(1)}% of the run's time.`;
   if (trained.logging_steps < trained.steps) {
-    text += " Logging steps are spaced out to keep it within budget; log_every=N logs more.";
+    text +=
+      " The first 100 steps are logged densely, later ones spaced out to keep to the budget;" +
+      " log_every=N logs more.";
   }
   return text;
 }

@@ -42,7 +42,8 @@ test("a closed run says how many steps it trained, logged, and what logging cost
   assert.equal(
     trainedText(spaced),
     "Trained 800 steps, 31 of them logged; aelog's logging took 5.1% of the run's time. " +
-      "Logging steps are spaced out to keep it within budget; log_every=N logs more.",
+      "The first 100 steps are logged densely, later ones spaced out to keep to the budget; " +
+      "log_every=N logs more.",
   );
   const every = closedRun(799, { steps: 800, logging_steps: 800, logging_overhead: 0.3 });
   assert.equal(
