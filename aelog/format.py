@@ -28,8 +28,9 @@ LAYER_PREFIX = "collapse/layer/"
 METADATA_TAG = "aelog/run_metadata"
 RECORD_TAG = "aelog/record"
 CLOSED_RECORD = "closed"
-"""the record ``close()`` writes: ``steps`` trained, ``logging_steps``, and
-``logging_overhead`` (logging's share of the time since ``watch()``)."""
+"""the record ``close()`` writes, with CLOSED_FIELDS: ``steps`` trained, ``logging_steps``,
+and ``logging_overhead`` (logging's share of the time since ``watch()``)."""
+CLOSED_FIELDS = ("steps", "logging_steps", "logging_overhead")
 
 # Signal names (the tag is SCALAR_PREFIX + name). Each is measured on a training batch at
 # a logging step unless its comment says otherwise.

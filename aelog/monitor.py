@@ -276,11 +276,9 @@ class Monitor:
         step can come long before its end (the budget spaces them out), and a chart that
         stops there would otherwise read as a run that stopped."""
         elapsed = time.time() - self._start_time
-        self._log.record(self.step, {
-            "kind": fmt.CLOSED_RECORD, "steps": self.step,
-            "logging_steps": self.cadence.logged,
-            "logging_overhead": self.cadence.overhead(elapsed),
-        })
+        values = (self.step, self.cadence.logged, self.cadence.overhead(elapsed))
+        self._log.record(self.step, {"kind": fmt.CLOSED_RECORD,
+                                     **dict(zip(fmt.CLOSED_FIELDS, values, strict=True))})
 
     def __enter__(self) -> Monitor:
         return self

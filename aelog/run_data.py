@@ -13,9 +13,6 @@ import numpy as np
 
 from aelog import format as fmt
 
-CLOSED_FIELDS = ("steps", "logging_steps", "logging_overhead")
-"""what a close record carries (see ``format.CLOSED_RECORD``)."""
-
 
 @dataclass(frozen=True)
 class Series:
@@ -88,7 +85,7 @@ class RunData:
         for record in reversed(self.records):
             if record.get("kind") != fmt.CLOSED_RECORD:
                 continue
-            values = {key: record.get(key) for key in CLOSED_FIELDS}
+            values = {key: record.get(key) for key in fmt.CLOSED_FIELDS}
             if all(isinstance(v, (int, float)) and not isinstance(v, bool)
                    for v in values.values()):
                 return values
