@@ -55,10 +55,11 @@ class Cadence:
     costs under this (the cheapest of those after the first, whose one-off set-up is not a
     log's cost): its ~28 further logs then take ~0.3 s or less in all (their full cost,
     the slower step after each included), a one-off like start-up (aelog's 0.1-0.2 s,
-    wandb's 1-1.5 s). On two shared cores the cheapest logging step of the benchmark's MLP
-    takes ~3 ms, of its conv autoencoder ~4 ms and of its 10M-parameter MLP ~20 ms: none
-    near the line, so two runs of one model take the same start (at 20 ms the 10M model
-    took the dense start in one run and not in another, a one-off of 0.7 s when it did)."""
+    wandb's 1-1.5 s). On two shared cores the cheapest early logging step of the
+    benchmark's MLP takes 3-4 ms, of its conv autoencoder 4-5 ms and of its 10M-parameter
+    MLP 17-22 ms (``python -m benchmarks.overhead.dense_start``): none near the line, so
+    two runs of one model take the same start (at 20 ms the 10M model took the dense start
+    in one run and not in another, a one-off of 0.7 s when it did)."""
     dense_minimum: int = 3
     """the first steps, logged whatever they cost: the state at initialisation and the
     first updates (what most defects already show in)."""

@@ -37,9 +37,9 @@ def _rss_bytes() -> int:
 def _settled_rss_bytes() -> int:
     """RSS once free memory is given back: a full garbage collection, then glibc's
     ``malloc_trim(0)``. Without it, what the allocator keeps of freed blocks moves RSS by
-    tens of MB from one reading to the next on the 10M model (the same loop read +73 MB in
-    one process and +0.6 MB in another over 50 steps, and -35 MB in a third), which would
-    read as growth, or hide it."""
+    tens of MB from one reading to the next on the 10M model (over 50 steps, +73 MB in one
+    process, +0.6 MB in another, -35 MB with stop 17's code), which would read as growth,
+    or hide it."""
     import gc
 
     gc.collect()
