@@ -180,7 +180,9 @@ def verdicts(results: list[WorkloadResult]) -> list[str]:
                     f"{'met' if aelog.total_ratio <= 1 + BUDGET + _noise(control) else 'MISSED'}"
                     "), with the dense "
                     f"start ({_early(setting.timings['aelog'])} logging steps in the first "
-                    f"{STEADY_FROM}), a one-off {aelog.start_seconds * 1e3:.0f} ms over bare."
+                    f"{STEADY_FROM}), a one-off {aelog.start_seconds * 1e3:.0f} ms over bare"
+                    + (f" (two bare loops: {control.start_seconds * 1e3:+.0f} ms over the "
+                       "same steps)" if control else "") + "."
                     + (" From step " + str(STEADY_FROM) + ", each round: "
                        + ", ".join(f"{r:.3f}" for r in aelog.steady_rounds) + "."
                        if len(aelog.steady_rounds) > 1 else "")
