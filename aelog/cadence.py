@@ -12,6 +12,14 @@ axis) and is stretched further whenever the measured cost of a logging step, rel
 a plain step, would take the overhead past ``budget``. Only logging steps are timed:
 plain-step time is the wall time between two logging steps minus the logging work.
 
+The budget holds for the whole run, not only from one logging step to the next: what
+the dense start spent over it (or a one-off pause charged to a logging step) is paid back
+by logging less often afterwards (see ``PAYBACK_STRETCH``), until the run's
+books (every logging step's cost and the quiet steps' share, over the time since the
+first step) are back within ``budget``. A run long enough to pay it back (a small model
+on a CPU: some ten thousand steps, a few tens of seconds) spends at most ``budget`` in
+all; a shorter one spends the dense start on top.
+
 The budget covers all of aelog's cost: what the steps that do not log pay for its hooks
 (``quiet_step_seconds``, ~16 microseconds, which on a sub-millisecond step is a fair
 share of 2%) comes off the budget first, and a logging step costs whatever it added to
@@ -36,6 +44,11 @@ SPIKE_CAP = 3.0
 one-off pause that lands in a logging step (a full garbage collection of a large heap,
 the machine's other work) is charged to the budget, but does not make the cadence stop
 logging for the rest of the run; a cost that really tripled is reached within a few logs."""
+PAYBACK_STRETCH = 2
+"""while the run's books are over the budget, logging steps come at most twice as far apart
+as the budget alone would space them (and never past ``max_interval``): what the dense
+start overspent is paid back at half the rate logging could spend, and the series keep
+their points."""
 QUIET_SHARE_CAP = 0.25
 """logging keeps at least a quarter of the budget, even when plain steps are so short that
 the hooks' own cost would take it all (the schedule's cap still bounds the gaps)."""
@@ -103,6 +116,11 @@ class Cadence:
     """whether the dense start goes on past ``dense_minimum`` steps; None until decided."""
     _cheapest: float | None = None
     """the cheapest logging step before that decision, the first one's set-up excluded."""
+    _origin: float | None = None
+    """the clock when the first logging step began: the whole run's books start there."""
+    _payback_until: int | None = None
+    """the step until which logging steps come ``PAYBACK_STRETCH`` times as far apart as
+    the budget alone would space them; None until decided (see :meth:`_decide_payback`)."""
 
     def __post_init__(self) -> None:
         if self.every is not None and self.every < 1:
@@ -124,6 +142,8 @@ class Cadence:
         slower call path). Either is provisional when the clock was read before this step:
         the reading after the next step replaces it with the full cost (see the module)."""
         now = self.clock()
+        if self._origin is None:
+            self._origin = now - (cost_seconds if span_seconds is None else span_seconds)
         if span_seconds is not None and self._plain_step_seconds:
             cost_seconds = max(cost_seconds, span_seconds - self._plain_step_seconds)
         self.logged += 1
@@ -138,6 +158,9 @@ class Cadence:
             if plain > 0:
                 self._plain_step_seconds = _smooth(self._plain_step_seconds, plain)
         self._last_end, self._last_step = now, step
+        if (self.every is None and self._payback_until is None
+                and step + 1 >= self.dense_minimum and not self._dense_start(step)):
+            self._payback_until = self._decide_payback(step, now)
         self.next_step = self._aligned_after(step, self.interval_after(step))
         self._pending = None if self._before is None else (self._before, cost_seconds, previous)
         self._before, self._plain_timed = None, False
@@ -192,7 +215,10 @@ class Cadence:
                 return 1
             wanted = max(self._schedule(step), self._budget_interval())
             return max(1, min(self.early_interval, wanted))
-        return max(self._schedule(step), self._budget_interval())
+        budget = self._budget_interval()
+        if self._payback_until is not None and step < self._payback_until:
+            budget = min(PAYBACK_STRETCH * budget, max(budget, self.max_interval))
+        return max(self._schedule(step), budget)
 
     def _dense_start(self, step: int) -> bool:
         """Still in the dense start: in the first ``early_steps``, and logging is cheap."""
@@ -233,9 +259,29 @@ class Cadence:
         that do not log have had their share (at most three quarters of it)."""
         if not self._log_seconds or not self._plain_step_seconds:
             return 1
+        return max(1, math.ceil(self._log_seconds / self._room_per_step()))
+
+    def _room_per_step(self) -> float:
+        """What one step that does not log adds to the budget, less what it pays the hooks."""
         allowed = self.budget * self._plain_step_seconds
-        room = max(allowed - self.quiet_step_seconds, QUIET_SHARE_CAP * allowed)
-        return max(1, math.ceil(self._log_seconds / room))
+        return max(allowed - self.quiet_step_seconds, QUIET_SHARE_CAP * allowed)
+
+    def _decide_payback(self, step: int, now: float) -> int:
+        """Until which step the budget's spacing is stretched, decided once, when the dense
+        start is over: what the run spent so far (logging steps in full, quiet steps their
+        share) over the budget's share of the time since its first step, paid back at what
+        a step adds to the budget less what the stretched spacing spends. Rounded up to a
+        power of two, so two runs whose costs differ a little still log the same steps."""
+        if self._origin is None or not self._log_seconds or not self._plain_step_seconds:
+            return step
+        quiet_steps = max(0, step + 1 - self.logged)
+        spent = self.logging_seconds + self.quiet_step_seconds * quiet_steps
+        owed = spent - self.budget * (now - self._origin)
+        stretched = max(self._schedule(step), PAYBACK_STRETCH * self._budget_interval())
+        rate = self._room_per_step() - self._log_seconds / stretched
+        if owed <= 0 or rate <= 0:
+            return step
+        return 1 << (step + math.ceil(owed / rate) - 1).bit_length()
 
     def overhead(self, elapsed_seconds: float) -> float:
         """Share of ``elapsed_seconds`` spent logging."""
