@@ -187,7 +187,6 @@ def verdicts(results: list[WorkloadResult]) -> list[str]:
                        + ", ".join(f"{r:.3f}" for r in aelog.steady_rounds) + "."
                        if len(aelog.steady_rounds) > 1 else "")
                     + _books_line(setting.timings["aelog"])
-                    + _break_even_line(aelog, setting.steps)
                 )
                 quiet = aelog.non_logging_ratio
                 # one-sided: a quiet step measured faster than bare is noise, not a cost
@@ -289,32 +288,6 @@ def _with_start_and_close(result: WorkloadResult, arms: dict[str, Comparison]
         if extra is not None and comparison.bare_seconds:
             ratios[name] = comparison.total_ratio + extra / comparison.bare_seconds
     return ratios if "aelog" in ratios and len(ratios) > 1 else None
-
-
-def break_even_steps(aelog: Comparison, steps: int) -> int | None:
-    """The shortest run whose whole time would be within the budget, at the measured
-    one-off of the first STEADY_FROM steps and the measured ratio after them (a bare step
-    taken at its mean over this run); None where the steady part alone is over budget."""
-    if aelog.steady_ratio is None or aelog.bare_seconds <= 0 or steps <= 0:
-        return None
-    margin = BUDGET - (aelog.steady_ratio - 1)
-    if margin <= 0:
-        return None
-    step_seconds = aelog.bare_seconds / steps
-    over = aelog.start_seconds - (aelog.steady_ratio - 1) * step_seconds * STEADY_FROM
-    return max(STEADY_FROM, int(-(-over // (margin * step_seconds))))
-
-
-def _break_even_line(aelog: Comparison, steps: int) -> str:
-    """Where the whole run misses the budget: from which run length on it would not."""
-    if aelog.total_ratio <= 1 + BUDGET:
-        return ""
-    needed = break_even_steps(aelog, steps)
-    if needed is None:
-        return ""
-    seconds = needed * aelog.bare_seconds / steps
-    return (f" At this one-off and {aelog.steady_ratio:.3f} after it, a run of {needed:,} "
-            f"steps or more ({seconds:.0f} s of bare training) is within {BUDGET:.0%} whole.")
 
 
 def _books_line(timing: ArmTiming) -> str:

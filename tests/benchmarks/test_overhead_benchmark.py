@@ -266,29 +266,3 @@ def test_pinned_malloc_thresholds_leave_steady_steps_without_page_faults():
     # unpinned, the measurement sees the faults (a page each, or a huge page each where
     # transparent huge pages are on); pinned, under 1% of the pages
     assert unpinned > pages // 512 and pinned < pages / 100 and pinned < unpinned
-
-
-def _dense_start_arm(steps: int) -> tuple[ArmTiming, ArmTiming]:
-    """aelog 10 ms over bare at each of its first 10 steps, then 1% over bare."""
-    arm = [0.011] * 10 + [0.00101] * (steps - 10)
-    return _timing("aelog", arm, set(range(10))), _timing("bare", [0.001] * steps, set())
-
-
-def test_the_break_even_run_length_is_where_the_whole_run_meets_the_budget():
-    measured = compare(*_dense_start_arm(2_000))
-    assert measured.total_ratio > 1 + report.BUDGET
-    needed = report.break_even_steps(measured, 2_000)
-    assert needed is not None and 9_900 <= needed <= 10_100
-    assert compare(*_dense_start_arm(needed)).total_ratio <= 1 + report.BUDGET + 1e-9
-    assert compare(*_dense_start_arm(needed - 200)).total_ratio > 1 + report.BUDGET
-    aelog, bare = _dense_start_arm(2_000)
-    result = report.WorkloadResult("w", "w", 1, settings=[
-        report.SettingResult("default", 2_000, {"aelog": aelog, "bare": bare})])
-    line = next(v for v in report.verdicts([result]) if "(the budgeted part)" in v)
-    assert f"a run of {needed:,} steps or more (10 s of bare training) is within 2% whole" in line
-
-
-def test_no_break_even_where_the_steady_part_alone_is_over_budget():
-    arm = _timing("aelog", [0.00103] * 2_000, set())
-    measured = compare(arm, _timing("bare", [0.001] * 2_000, set()))
-    assert report.break_even_steps(measured, 2_000) is None
