@@ -37,6 +37,9 @@ def test_the_verdict_names_the_length_from_which_every_longer_run_kept_to_the_bu
     line = run_length.verdict(rows)
     assert line.startswith("whole run within 2% of the bare loop from 2,000 steps")
     assert "shorter runs pay the dense start on top (200 steps: 1.300)" in line
+    assert run_length.verdict([_row(200, 1.3), _row(500, 1.01)]) == (
+        "whole run within 2% of the bare loop from 500 steps (0 s of bare training) on: "
+        "1.010 there; shorter runs pay the dense start on top (200 steps: 1.300).")
     assert run_length.verdict([_row(200, 1.3), _row(500, 1.1)]).startswith(
         "over the budget at every length measured, up to 500 steps (1.100")
 
