@@ -13,12 +13,12 @@ a plain step, would take the overhead past ``budget``. Only logging steps are ti
 plain-step time is the wall time between two logging steps minus the logging work.
 
 The budget holds for the whole run, not only from one logging step to the next: what
-the dense start spent over it (or a one-off pause charged to a logging step) is paid back
-by logging less often afterwards (see ``PAYBACK_STRETCH``), until the run's
-books (every logging step's cost and the quiet steps' share, over the time since the
-first step) are back within ``budget``. A run long enough to pay it back (a small model
-on a CPU: some ten thousand steps, a few tens of seconds) spends at most ``budget`` in
-all; a shorter one spends the dense start on top.
+the first steps (the dense start, or steps 0-2 of a costly model) spent over it is paid
+back by logging less often afterwards (see ``PAYBACK_STRETCH``), until the run's books
+(every logging step's cost and the quiet steps' share, over the time since the first
+step) are back within ``budget``, by the step decided once when the dense start ends. A
+run long enough to pay it back spends, by those books, at most ``budget`` in all; a
+shorter one spends the dense start on top (``python -m benchmarks.overhead.run_length``).
 
 The budget covers all of aelog's cost: what the steps that do not log pay for its hooks
 (``quiet_step_seconds``, ~16 microseconds, which on a sub-millisecond step is a fair
