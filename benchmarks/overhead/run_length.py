@@ -26,12 +26,12 @@ import torch
 
 from benchmarks.overhead.__main__ import machine, use_aelog_from
 from benchmarks.overhead.allocator import pin_malloc_thresholds
-from benchmarks.overhead.timing import ArmTiming, robust_total, time_rounds
+from benchmarks.overhead.report import BUDGET
+from benchmarks.overhead.timing import ArmTiming, compare, robust_total, time_rounds
 from benchmarks.overhead.workloads import by_name
 from benchmarks.results_file import RESULTS, replace_section
 
 HEADING = "## Overhead by run length (python -m benchmarks.overhead.run_length)"
-BUDGET = 0.02
 DEFAULT_STEPS = {"mlp_digits": 20_000, "conv_digits": 4_000, "wide_mlp_10m": 1_000}
 ARMS = ("bare", "bare_control", "aelog")
 
@@ -42,14 +42,15 @@ def prefix_lengths(steps: int) -> list[int]:
     return [n for n in lengths if n >= 200] + [steps]
 
 
+def _first(timing: ArmTiming, length: int) -> ArmTiming:
+    return ArmTiming(timing.name, rounds=[r[:length] for r in timing.rounds],
+                     logged={s for s in timing.logged if s < length})
+
+
 def prefix_ratio(arm: ArmTiming, bare: ArmTiming, length: int) -> float:
-    """The first ``length`` steps' time over bare's, median over the rounds."""
-    logged = np.array([i in arm.logged for i in range(length)], dtype=bool)
-    never = np.zeros(length, dtype=bool)
-    return float(np.median([
-        robust_total(a[:length], logged) / robust_total(b[:length], never)
-        for a, b in zip(arm.rounds, bare.rounds, strict=True)
-    ]))
+    """The first ``length`` steps' whole-run time over bare's, as the overhead benchmark
+    reads a run of that length."""
+    return compare(_first(arm, length), _first(bare, length)).total_ratio
 
 
 def measure(workload_name: str, steps: int, rounds: int = 1, echo=print) -> dict:
