@@ -1,34 +1,39 @@
-"""When to log: every step at first, then sparser, never costing more than a budget.
+"""When to log: a point in every tenth of the run, whatever its length, within a budget.
 
-Collapse usually shows in the first hundred steps, so the first ``warmup`` steps are all
-logged and the first hundred get at least one point every ``early_interval`` steps, where
-a logging step is cheap (under ``dense_log_seconds``): a small model's dense start then
-costs 0.1-0.3 s in all, where a large model's would cost seconds (31 logs of 50 ms on
-150 ms steps: 3.5% of a 300-step run). A costlier model has its first
-``dense_minimum`` steps logged, then as the budget allows. The choice is made once, after
-those steps, so two runs whose costs differ a little still log the same steps. After
-that the interval grows with the step (``growth`` x step, points evenly spaced on a log
-axis) and is stretched further whenever the measured cost of a logging step, relative to
-a plain step, would take the overhead past ``budget``. Only logging steps are timed:
-plain-step time is the wall time between two logging steps minus the logging work.
+A run's length is not known in advance, so the schedule is geometric in the step: after
+the first ``warmup`` steps (all logged, where a logging step is cheap: a bad
+initialisation shows there), the gap after step ``s`` is the largest power of two no
+more than ``coverage`` x ``s`` (10%), and logging steps are multiples of it. Any run,
+stopped at any step N, then has a logged point in every tenth of its steps, about 33
+points per tenfold of steps (10 per doubling), at a cost that grows with the logarithm
+of the run, not the run. Powers of two keep it deterministic: two runs of one script
+log the same steps, and runs of different lengths share their points. The monitor adds
+one more point when the run ends (:meth:`aelog.monitor.Monitor.close`), so its verdict
+is about the end of the run.
 
-The budget holds for the whole run, not only from one logging step to the next: what
-the first steps (the dense start, or steps 0-2 of a costly model) spent over it is paid
-back by logging less often afterwards (see ``PAYBACK_STRETCH``), until the run's books
-(every logging step's cost and the quiet steps' share, over the time since the first
-step) are back within ``budget``, by the step decided once when the dense start ends. A
-run long enough to pay it back spends, by those books, at most ``budget`` in all; a
-shorter one spends the dense start on top (``python -m benchmarks.overhead.run_length``).
+The budget is kept in books over the whole run, from the first logging step: what
+logging steps cost (measured in full, see below) plus what the steps that do not log pay
+the hooks, against ``max(budget x elapsed time, allowance)``. ``allowance`` (0.5 s) is
+the whole-run cost a user does not feel: it pays for the dense start and the coverage of
+short runs. A step whose books would go over is not logged: the gap doubles (still on
+the power-of-two grid) until they are back within. Logging is never spaced further than
+the budget's own rate (``budget`` of the time once the quiet steps have had their share)
+or the coverage gap, whichever is wider, unless the books are over: so the steady state
+stays within the budget, and coverage only thins where logging is costly for the model
+(a log costing tens of plain steps, on a run too short to afford 33 points a decade).
 
-The budget covers all of aelog's cost: what the steps that do not log pay for its hooks
-(``quiet_step_seconds``, ~16 microseconds, which on a sub-millisecond step is a fair
-share of 2%) comes off the budget first, and a logging step costs whatever it added to
-the run, not only the time spent in aelog's own code: the monitor reads the clock at the
-end of the step before a logging step and of the step after it (one comparison on the
-steps that do not log, as for the next logging step), so a logging step is charged those
-two steps less two plain steps: slower hooked layers, and the next step's slower start
-(caches, the allocator) included, and plain steps are timed between those two readings,
-free of both.
+A model whose logging step is costly (``dense_log_seconds`` or more, decided once after
+its first ``dense_minimum`` steps, so runs whose costs differ a little decide alike) has
+no dense start: after steps 0-2 its gaps are the budget's rate or the coverage gap,
+whichever is wider, until ``early_steps``.
+
+What is charged: a logging step costs whatever it added to the run, not only the time in
+aelog's own code. The monitor reads the clock at the end of the step before a logging
+step and of the step after it (one integer comparison on the steps that do not log), so a
+logging step is charged those two steps less two plain steps: slower hooked layers, and
+the next step's slower start (caches, the allocator), included; plain steps are timed
+between the two readings, free of both. The one cost not timed is what a step that does
+not log pays the hooks (``quiet_step_seconds``): timing every step would cost more.
 """
 
 from __future__ import annotations
@@ -42,52 +47,64 @@ SMOOTHING = 0.3
 SPIKE_CAP = 3.0
 """a measured logging step counts toward the running estimate at no more than 3x it: a
 one-off pause that lands in a logging step (a full garbage collection of a large heap,
-the machine's other work) is charged to the budget, but does not make the cadence stop
+the machine's other work) is charged to the books, but does not make the cadence stop
 logging for the rest of the run; a cost that really tripled is reached within a few logs."""
-PAYBACK_STRETCH = 2
-"""while the run's books are over the budget, logging steps come at most twice as far apart
-as the budget alone would space them (and never past ``max_interval``): what the dense
-start overspent is paid back at half the rate logging could spend, and the series keep
-their points."""
+MAX_THINNING = 4
+"""when the books are over, a gap grows to at most 4x the coverage gap (40% of the step), or
+to the budget's own rate where that is wider: logging thins evenly, it never goes silent.
+The hooks of the steps that do not log are paid whether or not a step logs, so on a
+sub-millisecond step they alone may keep the books over; the gaps stay bounded there."""
 QUIET_SHARE_CAP = 0.25
 """logging keeps at least a quarter of the budget, even when plain steps are so short that
-the hooks' own cost would take it all (the schedule's cap still bounds the gaps)."""
+the hooks' own cost would take it all."""
+
+
+def pow2_ceil(value: float) -> int:
+    """The smallest power of two no less than ``value`` (1 for anything up to 1)."""
+    return 1 if value <= 1 else 1 << (math.ceil(value) - 1).bit_length()
+
+
+def coverage_gap(step: int, coverage: float = 0.1) -> int:
+    """The widest gap after ``step`` that keeps a point in every tenth of any run that
+    reaches the next point: a gap of at most a tenth of the step."""
+    return max(1, int(coverage * step))
+
+
+def next_multiple(step: int, gap: int) -> int:
+    """The first multiple of ``gap`` after ``step``."""
+    return (step // gap + 1) * gap
 
 
 @dataclass
 class Cadence:
     budget: float = 0.02
-    """the share of training time logging may take (0.02 = 2%)."""
+    """the share of training time logging may take over the whole run (0.02 = 2%)."""
     every: int | None = None
     """a fixed interval (``log_every=N``): no adaptation."""
+    allowance: float = 0.5
+    """seconds of logging a whole run may take even when that is over ``budget``: the dense
+    start and a short run's coverage (a 2,000-step run of 1 ms steps has 2 s in all)."""
+    coverage: float = 0.1
+    """each gap is at most this share of the step reached, so a run stopped at any step has
+    a point in every tenth of it (while the books allow)."""
     warmup: int = 20
-    early_interval: int = 10
+    """the first steps, all logged where a logging step is cheap."""
     early_steps: int = 100
+    """a costly model's gaps follow the budget's rate, not the coverage gap, before this."""
     dense_log_seconds: float = 0.01
-    """the dense start goes on past the first ``dense_minimum`` steps where a logging step
-    costs under this (the cheapest of those after the first, whose one-off set-up is not a
-    log's cost): its ~28 further logs then take ~0.3 s or less in all (their full cost,
-    the slower step after each included), a one-off like start-up (aelog's 0.1-0.2 s,
-    wandb's 1-1.5 s). On two shared cores the cheapest early logging step of the
-    benchmark's MLP takes 3-4 ms, of its conv autoencoder 4-5 ms and of its 10M-parameter
-    MLP 17-22 ms (``python -m benchmarks.overhead.dense_start``): none near the line, so
-    two runs of one model take the same start (at 20 ms the 10M model took the dense start
-    in one run and not in another, a one-off of 0.7 s when it did)."""
+    """a logging step costing less than this (the cheapest of the first ``dense_minimum``
+    after the first, whose one-off set-up is not a log's cost) makes the start dense. On
+    two shared cores the cheapest early logging step of the benchmark's MLP takes 3-4 ms,
+    of its conv autoencoder 4-5 ms and of its 10M-parameter MLP 17-22 ms: none near the
+    line, so two runs of one model take the same start."""
     dense_minimum: int = 3
     """the first steps, logged whatever they cost: the state at initialisation and the
     first updates (what most defects already show in)."""
-    growth: float = 0.05
-    max_interval: int = 1024
-    """the longest gap the schedule alone allows; only the budget may stretch it further
-    (a power of two, like every adaptive interval)."""
     quiet_step_seconds: float = 16e-6
     """what a step that does not log pays aelog's hooks (PyTorch's hooked call path for the
-    model, two fast-path hook calls): the one cost not timed at run time, since timing
-    every step would cost more than it. On a 2-core x86 server two runs of ``python -m
-    benchmarks.overhead`` put aelog's non-logging MLP steps at 1.013 and 1.019 of the bare
-    loop's 1.30 and 1.13 ms (+17 and +21 us; two bare loops differed by 0.5-0.7% there),
-    and callgrind counts +43k instructions a step (``benchmarks.overhead.instructions``).
-    A faster machine pays less, so this errs on the side of the budget."""
+    model, two fast-path hook calls). On a 2-core x86 server the benchmark MLP's
+    non-logging steps measured +11 to +27 us over the bare loop's; callgrind counts +43k
+    instructions a step (``python -m benchmarks.overhead.instructions``)."""
     clock: object = field(default=time.perf_counter, repr=False)
 
     next_step: int = 0
@@ -97,6 +114,8 @@ class Cadence:
     logged: int = 0
     logging_seconds: float = 0.0
     """total measured time spent logging."""
+    thinned: int = 0
+    """coverage points skipped because the books were over: 0 on a run fully covered."""
     _plain_step_seconds: float | None = None
     _log_seconds: float | None = None
     _last_end: float | None = None
@@ -113,14 +132,11 @@ class Cadence:
     _plain_timed: bool = False
     """plain steps were timed between two readings in this gap (not estimated)."""
     _dense: bool | None = None
-    """whether the dense start goes on past ``dense_minimum`` steps; None until decided."""
+    """whether the start is dense; None until decided after ``dense_minimum`` steps."""
     _cheapest: float | None = None
     """the cheapest logging step before that decision, the first one's set-up excluded."""
     _origin: float | None = None
     """the clock when the first logging step began: the whole run's books start there."""
-    _payback_until: int | None = None
-    """the step until which logging steps come ``PAYBACK_STRETCH`` times as far apart as
-    the budget alone would space them; None until decided (see :meth:`_decide_payback`)."""
 
     def __post_init__(self) -> None:
         if self.every is not None and self.every < 1:
@@ -158,16 +174,17 @@ class Cadence:
             if plain > 0:
                 self._plain_step_seconds = _smooth(self._plain_step_seconds, plain)
         self._last_end, self._last_step = now, step
-        if (self.every is None and self._payback_until is None
-                and step + 1 >= self.dense_minimum and not self._dense_start(step)):
-            self._payback_until = self._decide_payback(step, now)
-        self.next_step = self._aligned_after(step, self.interval_after(step))
+        self.next_step = self._plan(step, now)
         self._pending = None if self._before is None else (self._before, cost_seconds, previous)
         self._before, self._plain_timed = None, False
         if self.next_step - step >= 3:  # room for a plain step between the two readings
             self.wake_step, self._phase = step + 2, "after"
         else:
             self.wake_step, self._phase, self._pending = self.next_step, "idle", None
+
+    def final_measured(self, cost_seconds: float) -> None:
+        """The measurement made when the run ends: charged to the books like a log."""
+        self.logging_seconds += cost_seconds
 
     def clock_read(self, steps_done: int) -> None:
         """The monitor's reading at the end of a step, once ``steps_done >= wake_step``."""
@@ -206,23 +223,59 @@ class Cadence:
         return _smooth(previous, min(cost, SPIKE_CAP * previous))
 
     def interval_after(self, step: int) -> int:
-        if self.every is not None:
-            return self.every - step % self.every
-        if step + 1 < self.dense_minimum:
-            return 1
-        if self._dense_start(step):
-            if step + 1 < self.warmup:
-                return 1
-            wanted = max(self._schedule(step), self._budget_interval())
-            return max(1, min(self.early_interval, wanted))
-        budget = self._budget_interval()
-        if self._payback_until is not None and step < self._payback_until:
-            budget = min(PAYBACK_STRETCH * budget, max(budget, self.max_interval))
-        return max(self._schedule(step), budget)
+        """Steps from ``step`` to the next logging step, as planned now (rank sync asks)."""
+        return self._plan(step, self.clock()) - step
 
-    def _dense_start(self, step: int) -> bool:
-        """Still in the dense start: in the first ``early_steps``, and logging is cheap."""
-        return step + 1 < self.early_steps and self._dense is not False
+    def _plan(self, step: int, now: float) -> int:
+        """The next logging step after ``step``."""
+        if self.every is not None:
+            return next_multiple(step, self.every)
+        if step + 1 < self.dense_minimum or (self._dense and step + 1 < self.warmup):
+            return step + 1
+        cover = coverage_gap(step, self.coverage)
+        rate = self._rate_gap()
+        if self._dense is False and step + 1 < self.early_steps:
+            # a costly model: no dense start; coverage takes over at early_steps
+            cover = max(cover, min(rate, self.early_steps - step))
+        widest = max(MAX_THINNING * cover, rate)
+        gap = cover
+        while gap < widest and not self._affordable(step, step + gap, now):
+            gap *= 2
+        if gap > cover:
+            self.thinned += 1
+        return step + gap
+
+    def _rate_gap(self) -> int:
+        """The power-of-two gap at which logging costs ``budget`` of the time, once the
+        steps that do not log have had their share."""
+        if not self._log_seconds or not self._plain_step_seconds:
+            return 1
+        return pow2_ceil(self._log_seconds / self._room_per_step())
+
+    def _room_per_step(self) -> float:
+        """What one step that does not log adds to the budget, less what it pays the hooks."""
+        allowed = self.budget * self._plain_step_seconds
+        return max(allowed - self.quiet_step_seconds, QUIET_SHARE_CAP * allowed)
+
+    def _affordable(self, step: int, at: int, now: float) -> bool:
+        """Whether a log at step ``at`` keeps the run's books within max(budget x elapsed,
+        allowance), at the costs measured so far."""
+        if self._origin is None or not self._log_seconds or not self._plain_step_seconds:
+            return True
+        quiet = (at - step - 1) * self.quiet_step_seconds
+        spent = self.logging_seconds + self.quiet_step_seconds * max(0, step + 1 - self.logged)
+        elapsed = now - self._origin + (at - step) * self._plain_step_seconds
+        return spent + quiet + self._log_seconds <= max(self.budget * elapsed,
+                                                        self._paced_allowance(at))
+
+    def _paced_allowance(self, step: int) -> float:
+        """The part of ``allowance`` a run may have spent by ``step``: all of it by the step
+        from which the budget's own share of the time pays more (``allowance / (budget x a
+        plain step)`` steps), in equal parts per doubling of the step before it, so a costly
+        model's coverage thins evenly instead of stopping once the allowance is spent."""
+        crossing = self.allowance / (self.budget * self._plain_step_seconds)
+        share = math.log2(1 + step) / math.log2(2 + crossing)
+        return self.allowance * min(1.0, share)
 
     def _decide_dense_start(self, step: int, cost_seconds: float) -> None:
         if self.logged > 1:
@@ -231,57 +284,6 @@ class Cadence:
         if step + 1 >= self.dense_minimum:
             cheapest = cost_seconds if self._cheapest is None else self._cheapest
             self._dense = cheapest < self.dense_log_seconds
-
-    def _aligned_after(self, step: int, interval: int) -> int:
-        """The next logging step. With an adaptive cadence the interval is rounded to a
-        power of two and the step to a multiple of it, so runs whose measured costs differ
-        a little (two machines, two seeds) still log the same steps and their series line
-        up. Rounding goes up, and the next step is the first multiple at least a whole
-        interval on (the first gap after a change would be shorter otherwise, and the
-        budget overrun), except where that would break the schedule's promises (a point
-        every ``early_interval`` steps early on, at most ``max_interval`` apart)."""
-        if self.every is not None or interval <= 1:
-            return step + max(1, interval)
-        cap = self.early_interval if self._dense_start(step) else self.max_interval
-        rounded = 1 << (interval - 1).bit_length()
-        if rounded > cap >= interval:
-            rounded = 1 << (cap.bit_length() - 1)
-        full_gap = -(-(step + interval) // rounded) * rounded  # no gap under the interval
-        if full_gap - step <= cap or interval > cap:  # past the cap, the budget asked for it
-            return full_gap
-        return (step // rounded + 1) * rounded
-
-    def _schedule(self, step: int) -> int:
-        return max(1, min(self.max_interval, math.ceil(self.growth * step)))
-
-    def _budget_interval(self) -> int:
-        """Fewest steps between logs that keeps logging under the budget, once the steps
-        that do not log have had their share (at most three quarters of it)."""
-        if not self._log_seconds or not self._plain_step_seconds:
-            return 1
-        return max(1, math.ceil(self._log_seconds / self._room_per_step()))
-
-    def _room_per_step(self) -> float:
-        """What one step that does not log adds to the budget, less what it pays the hooks."""
-        allowed = self.budget * self._plain_step_seconds
-        return max(allowed - self.quiet_step_seconds, QUIET_SHARE_CAP * allowed)
-
-    def _decide_payback(self, step: int, now: float) -> int:
-        """Until which step the budget's spacing is stretched, decided once, when the dense
-        start is over: what the run spent so far (logging steps in full, quiet steps their
-        share) over the budget's share of the time since its first step, paid back at what
-        a step adds to the budget less what the stretched spacing spends. Rounded up to a
-        power of two, so two runs whose costs differ a little still log the same steps."""
-        if self._origin is None or not self._log_seconds or not self._plain_step_seconds:
-            return step
-        quiet_steps = max(0, step + 1 - self.logged)
-        spent = self.logging_seconds + self.quiet_step_seconds * quiet_steps
-        owed = spent - self.budget * (now - self._origin)
-        stretched = max(self._schedule(step), PAYBACK_STRETCH * self._budget_interval())
-        rate = self._room_per_step() - self._log_seconds / stretched
-        if owed <= 0 or rate <= 0:
-            return step
-        return 1 << (step + math.ceil(owed / rate) - 1).bit_length()
 
     def overhead(self, elapsed_seconds: float) -> float:
         """Share of ``elapsed_seconds`` spent logging."""
@@ -292,10 +294,9 @@ class Cadence:
             "overhead_budget": self.budget,
             "log_every": self.every,
             "warmup_steps": self.warmup,
-            "early_interval": self.early_interval,
+            "coverage": self.coverage,
+            "allowance_seconds": self.allowance,
             "dense_log_seconds": self.dense_log_seconds,
-            "growth": self.growth,
-            "max_interval": self.max_interval,
         }
 
 

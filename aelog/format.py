@@ -31,6 +31,10 @@ CLOSED_RECORD = "closed"
 """the record ``close()`` writes, with CLOSED_FIELDS: ``steps`` trained, ``logging_steps``,
 and ``logging_overhead`` (logging's share of the time since ``watch()``)."""
 CLOSED_FIELDS = ("steps", "logging_steps", "logging_overhead")
+CLOSED_OPTIONAL_FIELDS = ("final_step", "logging_seconds")
+"""also in the closed record where known: ``final_step``, the step at which the run's end
+was measured (the state after its last update), and ``logging_seconds``, logging's whole
+cost; runs closed by older versions lack them."""
 
 # Signal names (the tag is SCALAR_PREFIX + name). Each is measured on a training batch at
 # a logging step unless its comment says otherwise.

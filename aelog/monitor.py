@@ -39,6 +39,7 @@ from aelog.model_inspect import (
 )
 from aelog.outputs import ParsedOutput, UnexpectedOutput, parse_output, parse_pair
 from aelog.probe_guard import AelogWarning, ProbeGuard, user_stacklevel
+from aelog.probe_state import training_mode, untouched_buffers
 from aelog.probes import code as code_probe
 from aelog.probes import data as data_probe
 from aelog.probes import identity as identity_probe
@@ -46,6 +47,7 @@ from aelog.probes import linalg as linalg_probe
 from aelog.probes import optimizer as optimizer_probe
 from aelog.probes import symptom as symptom_probe
 from aelog.probes import units as units_probe
+from aelog.probes.identity import untouched_rng
 from aelog.run_data import RunData
 from aelog.run_log import RunLog
 from aelog.skipped_steps import SkippedSteps
@@ -182,8 +184,15 @@ class Monitor:
         self._capturing = False
         self._captured = False
         self._in_probe = False
+        self._measuring_end = False
+        self._last_args: tuple = ()
+        self._last_kwargs: dict | None = None
+        """the last training forward's arguments (references, not copies): the batch the
+        run's end is measured on."""
         self._step_open = False
         self._logged_steps = 0
+        self._last_logged_step: int | None = None
+        self._final_step: int | None = None
         self._diagnosed_at: int | None = None
         self._cost = 0.0
 
@@ -256,6 +265,9 @@ class Monitor:
                 self._finish_step(self.step)
             if self._log.metadata is None:
                 self._guard.run("metadata", self._write_metadata)
+            self._final_step = None
+            if self.step > 0 and self._last_kwargs is not None:
+                self._guard.run("end of run", self._measure_end)
             if self._val_batches:
                 self._log.scalars(self.step, self._validation_values())
             if self.step > 0:
@@ -277,8 +289,50 @@ class Monitor:
         stops there would otherwise read as a run that stopped."""
         elapsed = time.time() - self._start_time
         values = (self.step, self.cadence.logged, self.cadence.overhead(elapsed))
-        self._log.record(self.step, {"kind": fmt.CLOSED_RECORD,
-                                     **dict(zip(fmt.CLOSED_FIELDS, values, strict=True))})
+        record = {"kind": fmt.CLOSED_RECORD, **dict(zip(fmt.CLOSED_FIELDS, values, strict=True)),
+                  "logging_seconds": self.cadence.logging_seconds}
+        if self._final_step is not None:
+            record["final_step"] = self._final_step
+        self._log.record(self.step, record)
+
+    def _measure_end(self) -> None:
+        """The run's end, measured: one forward of the last training batch in the mode it
+        was trained in, with gradients off, every RNG and BatchNorm statistic as it was,
+        then the same signals as a logging step (less the update, which needs a step) and
+        the identity check, at the step count reached. A run whose last logging step came
+        long before its end is still judged on how it ended."""
+        if self._logged_steps and self._last_logged_step == self.step:
+            return  # the last step was measured as it ended (no optimizer: no update since)
+        started = time.perf_counter()
+        self._detach(self._grad_hooks)
+        self._detach(self._step_hooks)
+        self._detach(self._capture_hooks)
+        self._reset_step_state()
+        sync, self._sync = self._sync, None  # one rank's own measurement: no collectives
+        args, kwargs = self._last_args, self._last_kwargs or {}
+        self._last_args, self._last_kwargs = (), None  # the batch is not held past close
+        self._measuring_end = True
+        try:
+            self._capturing = True
+            self._attach_end_hooks()
+            with torch.no_grad(), untouched_rng(self._all_params[0].device), \
+                    untouched_buffers(self.model), training_mode(self.model):
+                if not args and not kwargs:
+                    return
+                self.model(*args, **kwargs)  # eager, unwrapped: no collective, no recompile
+            if not self._captured:
+                return
+            values = self._compute_step(self.step)
+            if values:
+                self._log.scalars(self.step, values)
+                self._final_step = self.step
+        finally:
+            self._measuring_end = False
+            self._sync = sync
+            self._detach(self._capture_hooks)
+            self._detach(self._step_hooks)
+            self._reset_step_state()
+            self.cadence.final_measured(time.perf_counter() - started)
 
     def __enter__(self) -> Monitor:
         return self
@@ -296,7 +350,8 @@ class Monitor:
         post-hook per optimizer, each a few Python comparisons, and nothing in backward
         (no hook on a parameter, ever: see ``BackwardEnd``).
         """
-        self._handles.append(self._entry.register_forward_pre_hook(self._on_forward_start))
+        self._handles.append(self._entry.register_forward_pre_hook(
+            self._on_forward_start, with_kwargs=True))
         for optimizer in self.optimizers:
             self._handles.append(optimizer.register_step_post_hook(self._after_step))
         if self.optimizers:
@@ -319,6 +374,17 @@ class Monitor:
             if self._code_module is not None:
                 hooks.append(self._code_module.register_forward_hook(self._on_code))
         self._attach_step_hooks()
+
+    def _attach_end_hooks(self) -> None:
+        """The capture hooks, on the unwrapped model, for the end-of-run forward."""
+        hooks = self._capture_hooks
+        hooks.append(self.model.register_forward_hook(self._on_forward_end, with_kwargs=True))
+        if self._compiled:
+            return  # the layers are not measured in training: not at the end either
+        for layer in self._layers:
+            hooks.append(layer.module.register_forward_hook(self._layer_hook(layer)))
+        if self._code_module is not None:
+            hooks.append(self._code_module.register_forward_hook(self._on_code))
 
     def _attach_step_hooks(self) -> None:
         """Before a logging step starts: closure loops (Lightning) enter step() before forward."""
@@ -351,10 +417,11 @@ class Monitor:
     def _is_training_forward(self, module: nn.Module) -> bool:
         return module.training and torch.is_grad_enabled()
 
-    def _on_forward_start(self, module: nn.Module, args: tuple) -> None:
+    def _on_forward_start(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
         if self._quiet and module.training and _grad_enabled():
+            self._last_args, self._last_kwargs = args, kwargs
             return  # a training forward between logging steps
-        if self._closed or self._in_probe:
+        if self._closed or self._in_probe or self._measuring_end:
             return
         try:
             if not self._is_training_forward(module):
@@ -363,6 +430,7 @@ class Monitor:
                     module.register_forward_hook(self._on_validation_end, with_kwargs=True)
                 )
                 return
+            self._last_args, self._last_kwargs = args, kwargs
             if self._batch_inputs is None:
                 self._training_batch(args)
         except CollapseDetected:
@@ -400,7 +468,9 @@ class Monitor:
         if self._skips is not None:
             self._skips.count_by_parameter()  # the model itself may never be called
         self._batch_inputs = None
-        self._on_forward_start(self._entry, (inputs,))
+        called = self._last_args, self._last_kwargs  # only a real model(x) call is replayed
+        self._on_forward_start(self._entry, (inputs,), {})
+        self._last_args, self._last_kwargs = called
         self._batch_inputs = inputs
 
     def training_batch_ended(self) -> None:
@@ -777,6 +847,7 @@ class Monitor:
         if self._log.metadata is None:
             self._guard.run("metadata", self._write_metadata)
         self._logged_steps += 1
+        self._last_logged_step = step
         diagnosis = None
         if self._alert.enabled and self._diagnose_now(step):
             self._diagnosed_at = step
@@ -796,7 +867,8 @@ class Monitor:
             have_update = self._guard.active("optimizer")
         if self._slow_signals_now():
             self._measure_unit_similarity()
-        if self._replay is not None and self._logged_steps % self._identity_every == 0:
+        if self._replay is not None and (self._measuring_end
+                                         or self._logged_steps % self._identity_every == 0):
             self._pending.update(self._guard.run("identity", self._identity_check) or {})
 
         batch = HostBatch()
@@ -816,6 +888,8 @@ class Monitor:
         if measure.skipped_inside is not None:
             batch.add(_SKIPPED_INSIDE, measure.skipped_inside)
         fingerprinted = self._untrained_params if have_update else self._all_params
+        if self._measuring_end:
+            fingerprinted = []  # movement is judged between updates; the end has none
         batch.extend(_WEIGHT_FINGERPRINTS, [
             value for p in fingerprinted for value in optimizer_probe.weight_fingerprint(p)
         ])
@@ -849,15 +923,8 @@ class Monitor:
                 values.update({fmt.scalar_tag(k): v for k, v in clipping.items()})
             for layer, stats in per_layer.items():
                 values.update({fmt.layer_tag(layer, k): v for k, v in stats.items()})
-        movement = optimizer_probe.movement_states(
-            self._measured_index, measured if have_update else None, fingerprints
-        )
-        if self._previous_movement is not None:
-            sizes = [p.numel() for p in self._all_params]
-            values[fmt.scalar_tag(fmt.FROZEN_FRACTION)] = optimizer_probe.frozen_fraction(
-                sizes, self._previous_movement, movement
-            )
-        self._previous_movement = movement
+        if not self._measuring_end:
+            self._record_movement(values, measured if have_update else None, fingerprints)
         values.update(measure.settings or self._optimizer_settings())
         if self._skips is not None:
             values[fmt.scalar_tag(fmt.SKIPPED_STEPS)] = float(self._skips.count)
@@ -866,6 +933,17 @@ class Monitor:
         elapsed = time.time() - self._start_time
         values[fmt.scalar_tag(fmt.LOGGING_OVERHEAD)] = self.cadence.overhead(elapsed)
         return values
+
+    def _record_movement(self, values: dict[str, float], measured: dict | None,
+                         fingerprints: list[float]) -> None:
+        """The share of parameters that did not move since the last logging step."""
+        movement = optimizer_probe.movement_states(self._measured_index, measured, fingerprints)
+        if self._previous_movement is not None:
+            sizes = [p.numel() for p in self._all_params]
+            values[fmt.scalar_tag(fmt.FROZEN_FRACTION)] = optimizer_probe.frozen_fraction(
+                sizes, self._previous_movement, movement
+            )
+        self._previous_movement = movement
 
     def _diagnose_now(self, step: int) -> bool:
         """Every ``diagnose_every``-th logging step from the warm-up's end, and any logging
@@ -879,6 +957,8 @@ class Monitor:
 
     def _slow_signals_now(self) -> bool:
         """This logging step reads the slow signals (see SLOW_SIGNALS_EVERY)."""
+        if self._measuring_end:
+            return True
         done = self._logged_steps
         return done < 2 or done % SLOW_SIGNALS_EVERY == SLOW_SIGNALS_EVERY // 2
 

@@ -86,8 +86,9 @@ class RunData:
             if record.get("kind") != fmt.CLOSED_RECORD:
                 continue
             values = {key: record.get(key) for key in fmt.CLOSED_FIELDS}
-            if all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                   for v in values.values()):
+            if all(_is_number(v) for v in values.values()):
+                values.update({key: record[key] for key in fmt.CLOSED_OPTIONAL_FIELDS
+                               if _is_number(record.get(key))})
                 return values
         return None
 
@@ -114,3 +115,7 @@ class RunData:
             else:
                 run.layers.setdefault(layer, {})[signal] = series
         return run
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

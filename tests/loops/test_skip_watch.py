@@ -55,8 +55,9 @@ def test_grad_scaler_skips_between_logging_steps_are_counted(tmp_path):
     assert [i for i, s in enumerate(skipped) if s] == [2, 9]  # neither a logging step
     run = monitor.run_data()
     # steps are optimizer steps: batches 0..13 minus the two skipped are steps 0..11
-    assert series(run, fmt.SKIPPED_STEPS) == [(0, 0.0), (6, 1.0)]
-    assert monitor._skips.count == 2  # the second after the last logging step
+    # the second after the last logging step, counted at the end
+    assert series(run, fmt.SKIPPED_STEPS) == [(0, 0.0), (6, 1.0), (12, 2.0)]
+    assert monitor._skips.count == 2
 
 
 def test_a_loop_seen_skipping_is_watched_at_every_step_after(tmp_path):

@@ -45,10 +45,11 @@ def test_gradient_accumulation_is_one_step_with_the_accumulated_gradient(tmp_pat
     run = monitor.run_data()
     assert [s for s, _ in series(run, fmt.GRAD_NORM)] == list(range(6))
     assert [v for _, v in series(run, fmt.GRAD_NORM)] == pytest.approx(norms, rel=1e-5)
-    assert [v for _, v in series(run, fmt.SKIPPED_STEPS)] == [0.0] * 6  # not mistaken for skips
+    assert [v for _, v in series(run, fmt.SKIPPED_STEPS)] == [0.0] * 7  # not mistaken for skips
     assert {v for _, v in series(run, fmt.GRAD_CLIPPED)} == {0.0}
     # forward signals describe the step's first micro-batch, measured once per step
-    stds = [v for _, v in series(run, fmt.INPUT_STD)]
+    # (the last point is the end, measured at close on the last micro-batch)
+    stds = [v for _, v in series(run, fmt.INPUT_STD)][:-1]
     assert stds == pytest.approx([float(x.std()) for x in first_inputs], rel=1e-4)
     assert run.metadata["config"]["batch_size"] == 16
 
@@ -111,7 +112,10 @@ def test_the_logged_learning_rate_is_the_one_the_step_used(tmp_path, order):
             used.append(optimizer.param_groups[0]["lr"])
             optimizer.step()
             scheduler.step()
-    assert [v for _, v in series(monitor.run_data(), fmt.LR)] == pytest.approx(used, rel=1e-12)
+    # and at the end, the rate the next step would use
+    after = optimizer.param_groups[0]["lr"]
+    assert [v for _, v in series(monitor.run_data(), fmt.LR)] == pytest.approx(
+        [*used, after], rel=1e-12)
     assert len(set(used)) > 1
 
 
@@ -159,7 +163,7 @@ def test_a_closure_loop_is_measured_like_a_plain_one(tmp_path):
     run = monitor.run_data()
     assert [v for _, v in series(run, fmt.GRAD_NORM)] == pytest.approx(norms, rel=1e-5)
     assert min(v for _, v in series(run, fmt.UPDATE_RATIO)) > 0
-    assert len(series(run, fmt.RELATIVE_ERROR)) == 4
+    assert len(series(run, fmt.RELATIVE_ERROR)) == 4 + 1  # and the end, measured at close
 
 
 def test_non_logging_steps_of_these_loops_run_only_the_users_ops(tmp_path):

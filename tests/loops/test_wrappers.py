@@ -57,9 +57,10 @@ def test_a_compiled_model_keeps_its_graph_and_says_what_it_cannot_see(tmp_path):
     assert_same_state(plain, watched)
     assert watched_compile == plain_compile  # no graph break, no recompilation of ours
     run = monitor.run_data()
-    for signal in (fmt.RELATIVE_ERROR, fmt.OUTPUT_VARIANCE_RATIO, fmt.GRAD_NORM,
-                   fmt.UPDATE_RATIO, fmt.INPUT_STD):
+    for signal in (fmt.GRAD_NORM, fmt.UPDATE_RATIO):
         assert [s for s, _ in series(run, signal)] == [0, 2, 4, 6], signal
+    for signal in (fmt.RELATIVE_ERROR, fmt.OUTPUT_VARIANCE_RATIO, fmt.INPUT_STD):
+        assert [s for s, _ in series(run, signal)] == [0, 2, 4, 6, 8], signal  # 8: the end
     assert sorted(run.layers) == LAYERS  # the user's names, not "_orig_mod.encoder.0"
     assert run.layer_signal("encoder.0", fmt.LAYER_GRAD_NORM) is not None
     assert run.layer_signal("encoder.0", fmt.LAYER_ACTIVATION_STD) is None  # hidden ...
@@ -79,7 +80,7 @@ def test_data_parallel_is_unwrapped(tmp_path):
     run = monitor.run_data()
     assert sorted(run.layers) == ALL_LAYERS
     assert run.metadata["model"]["latent_module"] == "encoder"
-    assert len(series(run, fmt.CODE_EFFECTIVE_RANK)) == 3
+    assert len(series(run, fmt.CODE_EFFECTIVE_RANK)) == 3 + 1  # and the end
     assert run.metadata["loop"]["wrappers"] == ["DataParallel"]
 
 
@@ -111,7 +112,7 @@ def test_distributed_data_parallel_is_unwrapped(tmp_path, process_group):
     assert_same_state(plain, watched)
     run = monitor.run_data()
     assert sorted(run.layers) == ALL_LAYERS
-    assert len(series(run, fmt.CODE_EFFECTIVE_RANK)) == 4
+    assert len(series(run, fmt.CODE_EFFECTIVE_RANK)) == 4 + 1  # and the end
     assert len(series(run, fmt.GRAD_NORM)) == 4
     assert run.signal(fmt.GRAD_CLIPPED) is None  # each rank's raw gradient is not the one used
 

@@ -90,7 +90,7 @@ def test_a_raising_probe(tmp_path, monkeypatch):
     assert steps == STEPS and len(messages) == 1 and "symptom probe failed" in messages[0]
     run = _assert_readable_before_fault(tmp_path)
     assert len(run.signal(fmt.RELATIVE_ERROR)) == FAULT_AT
-    assert len(run.signal(fmt.INPUT_STD)) == STEPS
+    assert len(run.signal(fmt.INPUT_STD)) == STEPS + 1  # and the end, measured at close
 
 
 @pytest.mark.parametrize("where", ["inputs", "outputs", "gradients", "weights"])
@@ -124,7 +124,7 @@ def test_non_finite_values(tmp_path, where, value):
     assert all(series is not None for series in counted)
     assert all(series.values[0] == 0 for series in counted)
     assert any(series.values[-1] > 0 for series in counted), where
-    assert len(run.signal(fmt.INPUT_STD)) == STEPS
+    assert len(run.signal(fmt.INPUT_STD)) == STEPS + 1  # and the end, measured at close
 
 
 class Reconstruction:
@@ -175,7 +175,7 @@ def test_the_logdir_deleted_mid_run(tmp_path):
     monitor, steps, messages = _run(tmp_path, inject)
     assert steps == STEPS
     assert len(messages) == 1 and "deleted" in messages[0] and "training goes on" in messages[0]
-    assert len(monitor.run_data().signal(fmt.INPUT_STD)) == STEPS  # all kept in memory
+    assert len(monitor.run_data().signal(fmt.INPUT_STD)) == STEPS + 1  # all kept in memory
 
 
 def test_the_logdir_made_read_only_mid_run(tmp_path):
@@ -191,7 +191,7 @@ def test_the_logdir_made_read_only_mid_run(tmp_path):
         os.chmod(tmp_path / "run", 0o755)
     assert steps == STEPS and messages == []  # the open file stays writable
     run = _assert_readable_before_fault(tmp_path)
-    assert len(run.signal(fmt.INPUT_STD)) == STEPS
+    assert len(run.signal(fmt.INPUT_STD)) == STEPS + 1  # and the end, measured at close
 
 
 @pytest.mark.parametrize("error_number, partial", [
@@ -211,7 +211,7 @@ def test_the_writer_fails(tmp_path, monkeypatch, error_number, partial):
     run = _assert_readable_before_fault(tmp_path)
     assert len(run.signal(fmt.INPUT_STD)) == FAULT_AT
     assert bool(run.problems) == partial  # a torn last record is reported, not fatal
-    assert len(monitor.run_data().signal(fmt.INPUT_STD)) == STEPS
+    assert len(monitor.run_data().signal(fmt.INPUT_STD)) == STEPS + 1
 
 
 def test_keyboard_interrupt_during_a_logging_step(tmp_path, monkeypatch):
@@ -250,7 +250,7 @@ def test_keyboard_interrupt_during_a_logging_step(tmp_path, monkeypatch):
     assert [w for w in caught if issubclass(w.category, AelogWarning)] == []
     assert len(model._forward_pre_hooks) == hooks_before - 1  # detached at close, no leftovers
     run = _assert_readable_before_fault(tmp_path)
-    assert run.signal(fmt.INPUT_STD).steps[-1] == FAULT_AT + STEPS - 1  # counting went on
+    assert run.signal(fmt.INPUT_STD).steps[-1] == FAULT_AT + STEPS  # counting went on; the end
 
 
 def test_non_finite_weights_are_named_by_the_live_warning(tmp_path):

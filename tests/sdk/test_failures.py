@@ -105,7 +105,7 @@ def test_non_finite_values_are_counted_and_training_goes_on(tmp_path):
     nonfinite = run.signal(fmt.NONFINITE_OUTPUT_FRACTION)
     assert nonfinite.values[0] == 0 and nonfinite.values[-1] > 0
     assert run.signal(fmt.NONFINITE_WEIGHT_FRACTION).values[-1] > 0
-    assert len(run.signal(fmt.INPUT_STD)) == 6
+    assert len(run.signal(fmt.INPUT_STD)) == 6 + 1  # and the end, measured at close
 
 
 @dataclass
@@ -136,7 +136,8 @@ def test_unexpected_output_type_switches_output_probes_off(tmp_path):
     assert len(messages) == 1 and "output probe failed" in messages[0]
     run = monitor.run_data()
     assert run.signal(fmt.RELATIVE_ERROR) is None
-    assert len(run.signal(fmt.GRAD_NORM)) == 4 and len(run.signal(fmt.INPUT_STD)) == 4
+    # the end, measured at close, has inputs but no update
+    assert len(run.signal(fmt.GRAD_NORM)) == 4 and len(run.signal(fmt.INPUT_STD)) == 5
 
 
 def test_disk_errors_stop_writing_but_not_training(tmp_path):
@@ -157,7 +158,7 @@ def test_disk_errors_stop_writing_but_not_training(tmp_path):
         monitor.close()
     messages = _aelog_warnings(caught)
     assert len(messages) == 1 and "No space left" in messages[0]
-    assert len(monitor.run_data().signal(fmt.RELATIVE_ERROR)) == 6  # kept in memory
+    assert len(monitor.run_data().signal(fmt.RELATIVE_ERROR)) == 7  # kept in memory, the end too
     (run,) = load_runs(str(tmp_path))
     assert len(run.signal(fmt.RELATIVE_ERROR)) == 3  # on disk until the disk filled
 

@@ -147,7 +147,8 @@ def test_learning_rate_schedule_is_followed(tmp_path):
         for _ in range(3):
             train(model, optimizer, digits(64), 1)
             scheduler.step()
-    assert monitor.run_data().signal(fmt.LR).values.tolist() == [0.1, 0.05, 0.025]
+    # and at the end, the rate the next step would use
+    assert monitor.run_data().signal(fmt.LR).values.tolist() == [0.1, 0.05, 0.025, 0.0125]
 
 
 class DetachedLatentAE(MLPAE):

@@ -87,7 +87,7 @@ def test_close_flushes_and_stock_tensorboard_reads_the_run(tmp_path):
     assert fmt.scalar_tag(fmt.RELATIVE_ERROR) in scalars
     assert fmt.layer_tag("encoder.0", fmt.LAYER_GRAD_NORM) in scalars
     points = accumulator.Scalars(fmt.scalar_tag(fmt.OUTPUT_VARIANCE_RATIO))
-    assert [p.step for p in points] == [0, 1, 2, 3, 4]
+    assert [p.step for p in points] == [0, 1, 2, 3, 4, 5]  # 5: the end, measured at close
     assert fmt.METADATA_TAG in accumulator.Tags()["tensors"]
     assert fmt.METADATA_TAG in accumulator.PluginTagToContent(fmt.PLUGIN_NAME)
 
@@ -105,8 +105,7 @@ def test_close_flushes_and_stock_tensorboard_reads_the_run(tmp_path):
 
 
 def test_close_records_the_steps_trained_and_what_logging_cost(tmp_path):
-    """A short run on a small model logs its dense start and little after it; close()
-    says how far it trained, so a chart that ends at step 104 is not read as the run's end."""
+    """close() measures the run's end and says how far it trained and what logging cost."""
     torch.manual_seed(0)
     model = MLPAE()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
@@ -117,9 +116,10 @@ def test_close_records_the_steps_trained_and_what_logging_cost(tmp_path):
     logged = run.signal(fmt.RELATIVE_ERROR).steps.tolist()
     assert run.trained is not None
     assert run.trained["steps"] == 300
-    assert run.trained["logging_steps"] == len(logged) == monitor.cadence.logged
+    assert run.trained["logging_steps"] == len(logged) - 1 == monitor.cadence.logged
     assert 0 < run.trained["logging_overhead"] < 1
-    assert run.last_step == logged[-1] < 300
+    assert run.trained["final_step"] == run.last_step == logged[-1] == 300
+    assert 0 < run.trained["logging_seconds"] < 1
 
 
 def test_default_run_name_is_unique(tmp_path):
