@@ -5,6 +5,7 @@ clipping and accumulation. Skipped when Lightning is not installed (an optional 
 from __future__ import annotations
 
 import os
+import warnings
 
 import pytest
 import torch
@@ -157,3 +158,46 @@ def test_batch_input_finds_the_tensor():
     assert batch_input([{"image": x, "label": 3}]) is x
     assert batch_input({"meta": "a", "x": x}) is x
     assert batch_input(["no tensor"]) is None
+
+
+class ForwardAE(pl.LightningModule):
+    """training_step calls self(x), as most LightningModules do."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ae = TinyAE()
+
+    def forward(self, x):
+        return self.ae(x)
+
+    def training_step(self, batch, batch_idx):
+        (x,) = batch
+        return mse(self(x), x)
+
+    def configure_optimizers(self):
+        return torch.optim.Adam(self.parameters(), lr=1e-2)
+
+
+def test_the_end_of_a_lightning_run_is_measured_at_fit_end(tmp_path):
+    torch.manual_seed(0)
+    callback = CollapseCallback(on_collapse=None)  # the default cadence
+    trainer = _trainer(tmp_path, callback, steps=38)
+    trainer.fit(ForwardAE(), _loader())
+    (run,) = load_runs(trainer.logger.log_dir)
+    assert run.trained["steps"] == run.trained["final_step"] == 38
+    steps = [s for s, _ in series(run, fmt.RELATIVE_ERROR)]
+    assert steps[-2:] == [36, 38]  # step 37, the last trained, was not a logging step
+
+
+def test_a_lightning_run_whose_forward_is_never_called_is_not_replayed(tmp_path):
+    """training_step calls the submodules and forward() does not exist: there is no call
+    to replay, so the end is what the last logging step saw, and nothing warns."""
+    torch.manual_seed(0)
+    callback = CollapseCallback(on_collapse=None)
+    trainer = _trainer(tmp_path, callback, steps=37)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        trainer.fit(SubmoduleAE(), _loader())
+    assert not [w for w in caught if "aelog" in str(w.message)]
+    (run,) = load_runs(trainer.logger.log_dir)
+    assert run.trained["steps"] == 37 and "final_step" not in run.trained
