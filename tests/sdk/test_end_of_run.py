@@ -10,7 +10,7 @@ import textwrap
 
 import pytest
 import torch
-from sdk_fixtures import VAE, ConvAE, MLPAE, digits, final_state, train
+from sdk_fixtures import MLPAE, VAE, ConvAE, digits, final_state, train
 
 import aelog
 from aelog import format as fmt
