@@ -52,12 +52,29 @@ class Outcome:
         return [c["id"] for c in self.causes]
 
     @property
+    def bottleneck_note(self) -> bool:
+        """A code too narrow for the data, with outputs that still vary, is answered
+        "healthy, bottleneck-limited" (a note with the bound and the fix), not a collapse:
+        people choose a 2-d code on purpose. For a latent_too_small scenario that answer
+        names the defect."""
+        return (self.scenario.cause == "latent_too_small" and self.status == HEALTHY
+                and not self.causes
+                and any(n.startswith("bottleneck-limited") for n in self.notes))
+
+    @property
+    def answer(self) -> str:
+        """The cause named first: the top cause, the bottleneck note's, or "none"."""
+        if self.ranked:
+            return self.ranked[0]
+        return "latent_too_small" if self.bottleneck_note else "none"
+
+    @property
     def top1(self) -> bool:
-        return self.ranked[:1] == [self.scenario.cause]
+        return self.ranked[:1] == [self.scenario.cause] or self.bottleneck_note
 
     @property
     def top2(self) -> bool:
-        return self.scenario.cause in self.ranked[:2]
+        return self.scenario.cause in self.ranked[:2] or self.bottleneck_note
 
     @property
     def false_alarm(self) -> bool:
@@ -118,7 +135,7 @@ def summarize(outcomes: list[Outcome]) -> dict:
         "scored": len(scored), "not_manifested": [o for o in defects if not o.manifest.ok],
         "false_alarms": [o for o in healthy if o.false_alarm], "healthy": len(healthy),
         "live_false_alarms": [o for o in healthy if o.flagged_step is not None],
-        "undetected": [o for o in scored if o.flagged_step is None],
+        "undetected": [o for o in scored if o.flagged_step is None and not o.bottleneck_note],
         "late": [o for o in scored if o.latency is not None and o.latency > LATENCY_TARGET],
         "latencies": latencies,
     }
@@ -127,7 +144,7 @@ def summarize(outcomes: list[Outcome]) -> dict:
 def confusion(outcomes: list[Outcome]) -> list[str]:
     rows = [o for o in outcomes if not o.scenario.label and o.manifest.ok]
     labels = [c for c in CAUSE_IDS if any(o.scenario.cause == c for o in rows)] + ["healthy"]
-    predicted = [c for c in CAUSE_IDS if any(o.ranked[:1] == [c] for o in rows)] + ["none"]
+    predicted = [c for c in CAUSE_IDS if any(o.answer == c for o in rows)] + ["none"]
     short = {c: c.replace("_", " ") for c in predicted}
     lines = ["| injected \\ top-1 | " + " | ".join(short[c] for c in predicted) + " |",
              "|---" * (len(predicted) + 1) + "|"]
@@ -135,7 +152,7 @@ def confusion(outcomes: list[Outcome]) -> list[str]:
         group = [o for o in rows if (o.scenario.cause or "healthy") == label]
         counts = []
         for column in predicted:
-            n = sum((o.ranked[:1] or ["none"])[0] == column for o in group)
+            n = sum(o.answer == column for o in group)
             counts.append(f"**{n}**" if n and (column == label or
                                                (label == "healthy" and column == "none"))
                           else (str(n) if n else "."))
@@ -193,7 +210,8 @@ def render(outcomes: list[Outcome], seconds: float, quick: bool, seed: int = 0) 
         "|---|---|---|---|---|---|---|",
     ]
     for o in outcomes:
-        ranked = ", ".join(f"{c['id']} {c['confidence']:.2f}" for c in o.causes) or "none"
+        ranked = ", ".join(f"{c['id']} {c['confidence']:.2f}" for c in o.causes) or (
+            "none (bottleneck-limited note)" if o.bottleneck_note else "none")
         mark = "" if o.scenario.label else (
             " ok" if (o.top1 if o.scenario.cause else not o.false_alarm) else
             (" top-2" if o.scenario.cause and o.top2 else " MISS"))

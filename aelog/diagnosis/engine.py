@@ -49,6 +49,20 @@ def _rank(findings: list[CauseFinding], causes: dict[str, Cause]) -> list[CauseF
     return sorted(kept, key=lambda f: (-f.confidence, f.id))
 
 
+VARIED_OUTPUTS = 0.2
+"""outputs keeping this share of the targets' variance or more are not "identical": a run
+whose only finding is its narrow code is then healthy, with a note."""
+
+
+def _bottleneck_limited(run: RunData, causes: list[CauseFinding]) -> bool:
+    """The only finding is a code narrower than the data needs, and the outputs vary: the
+    network does what k dimensions allow (people choose a 2-d code to plot it)."""
+    if [c.id for c in causes] != ["latent_too_small"]:
+        return False
+    spread = m.tail_median(run, fmt.OUTPUT_VARIANCE_RATIO)
+    return spread is not None and spread >= VARIED_OUTPUTS
+
+
 def diagnose_run(run: RunData) -> Diagnosis:
     """Status (healthy / at_risk / collapsed, since when) and ranked causes for one run."""
     diagnosis = Diagnosis(run=run.name, status=HEALTHY, tags=run.tags)
@@ -96,6 +110,12 @@ def diagnose_run(run: RunData) -> Diagnosis:
                                f"tanh/sigmoid, no validation...): {listed}")
 
     status, since = symptom.status, symptom.since_step
+    if status == HEALTHY and _bottleneck_limited(run, diagnosis.causes):
+        finding = diagnosis.causes.pop()
+        diagnosis.notes.append(
+            "bottleneck-limited: a wider code would reconstruct better ("
+            + "; ".join(finding.evidence) + f"). If the code is narrow on purpose (to plot "
+            "it), this is as good as it gets; otherwise: " + finding.fix)
     unexplained = not diagnosis.causes and symptom.span is not None
     if status != HEALTHY and unexplained and symptom.span < UNEXPLAINED_SPAN:
         diagnosis.notes.append(

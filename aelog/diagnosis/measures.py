@@ -89,20 +89,44 @@ def head_median(run: RunData, signal: str) -> float | None:
     return None if series is None else median(head(finite(series)))
 
 
+RECOVERY_POINTS = 3
+"""consecutive logged points where a condition no longer holds: the run recovered, and a
+later return of the condition is a new episode, dated from its own start."""
+
+
 def since_step(series: Series, holds: np.ndarray, persist: float = 0.8) -> int | None:
-    """First step from which ``holds`` is true at that point and at >= ``persist`` of the rest.
+    """First step of the current episode from which ``holds`` is true at that point and at
+    >= ``persist`` of the rest.
 
     Persistence rather than "first time ever" keeps a brief dip at step 0 (every fresh
-    network has small outputs) from dating a collapse that only set in later.
+    network has small outputs) from dating a collapse that only set in later; episodes keep
+    a run that recovered and fell again from being dated to its first fall.
     """
     holds = np.asarray(holds, dtype=bool)
     if holds.size == 0:
         return None
+    start = episode_start(holds)
+    holds = holds[start:]
     # fraction of points from i to the end that hold
     rest = np.cumsum(holds[::-1])[::-1] / np.arange(holds.size, 0, -1)
     ok = holds & (rest >= persist)
     index = np.flatnonzero(ok)
-    return int(series.steps[index[0]]) if index.size else None
+    return int(series.steps[start + index[0]]) if index.size else None
+
+
+def episode_start(holds: np.ndarray, recovery: int = RECOVERY_POINTS) -> int:
+    """Index after the last recovery (``recovery`` or more points in a row where ``holds``
+    is false) that comes before the last point where it holds; 0 when there is none."""
+    true_at = np.flatnonzero(holds)
+    if true_at.size == 0:
+        return 0
+    last_true = int(true_at[-1])
+    run = 0
+    for index in range(last_true - 1, -1, -1):
+        run = 0 if holds[index] else run + 1
+        if run >= recovery:
+            return index + run
+    return 0
 
 
 def fraction_true(values: np.ndarray) -> float:

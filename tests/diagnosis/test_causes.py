@@ -266,15 +266,30 @@ def test_a_code_narrower_than_the_datas_effective_rank_is_not_too_large():
     assert top.id == "latent_too_large" and "latent_size=36" in top.fix
 
 
-def test_latent_too_small_at_the_rank_k_bound():
+def _at_the_rank_k_bound(spread: float):
     meta = healthy_metadata(latent_size=2)
     signals = healthy_signals()
     signals[fmt.RANK_K_ERROR] = np.full(N, 0.6)
     signals[fmt.RELATIVE_ERROR] = curve(1.0, 0.62)
-    signals[fmt.OUTPUT_VARIANCE_RATIO] = curve(0.05, 0.38)
+    signals[fmt.OUTPUT_VARIANCE_RATIO] = curve(0.05, spread)
     signals[fmt.VAL_RELATIVE_ERROR] = curve(1.0, 0.63)
-    top = diagnose_run(build(signals, healthy_layers(), meta)).causes[0]
+    return diagnose_run(build(signals, healthy_layers(), meta))
+
+
+def test_latent_too_small_at_the_rank_k_bound_with_outputs_near_the_mean():
+    diagnosis = _at_the_rank_k_bound(spread=0.12)
+    assert diagnosis.status == "at_risk"
+    top = diagnosis.causes[0]
     assert top.id == "latent_too_small" and "latent_size=14" in top.fix
+
+
+def test_a_code_narrow_on_purpose_with_varied_outputs_is_healthy_with_a_note():
+    """A 2-d code chosen to plot it: the error sits at the rank-2 bound, the outputs keep
+    38% of the targets' variance. That is what 2 dimensions allow, not a collapse."""
+    diagnosis = _at_the_rank_k_bound(spread=0.38)
+    assert diagnosis.status == "healthy" and diagnosis.causes == []
+    (note,) = [n for n in diagnosis.notes if n.startswith("bottleneck-limited")]
+    assert "0.6" in note and "latent_size=14" in note
 
 
 def test_no_structure_data_is_not_blamed_on_the_bottleneck_shape():
