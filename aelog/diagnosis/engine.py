@@ -114,7 +114,7 @@ def diagnose_run(run: RunData) -> Diagnosis:
         finding = diagnosis.causes.pop()
         diagnosis.notes.append(
             "bottleneck-limited: a wider code would reconstruct better ("
-            + "; ".join(finding.evidence) + f"). If the code is narrow on purpose (to plot "
+            + "; ".join(finding.evidence) + "). If the code is narrow on purpose (to plot "
             "it), this is as good as it gets; otherwise: " + finding.fix)
     unexplained = not diagnosis.causes and symptom.span is not None
     if status != HEALTHY and unexplained and symptom.span < UNEXPLAINED_SPAN:
