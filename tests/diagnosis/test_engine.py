@@ -122,3 +122,32 @@ def test_diagnose_reads_event_files_and_json_keeps_the_contract(tmp_path):
     assert set(cause) == {"id", "confidence", "since_step", "evidence", "fix"}
     assert cause["id"] in CAUSE_IDS and 0 <= cause["confidence"] <= 1
     assert cause["id"] == "lr_too_high" and cause["since_step"] == 100
+
+
+def _trajectory(spread: np.ndarray, error: np.ndarray, steps: np.ndarray):
+    signals = healthy_signals(steps)
+    signals[fmt.OUTPUT_VARIANCE_RATIO] = spread
+    signals[fmt.RELATIVE_ERROR] = error
+    return diagnose_run(build(signals, healthy_layers(steps), healthy_metadata(), steps=steps))
+
+
+def test_a_run_that_looked_collapsed_at_step_100_and_recovered_is_healthy():
+    """The user's report: 2.4% of the variance at step 104, 71% at the end of 600 steps."""
+    steps = np.array([*range(20), *range(22, 40, 2), *range(40, 100, 4),
+                      *(int(100 * 1.1**i) for i in range(19))])
+    recovering = steps >= 150
+    spread = np.where(recovering, np.minimum(0.71, 0.02 + (steps - 150) / 300), 0.02)
+    error = np.where(recovering, np.maximum(0.3, 1.0 - (steps - 150) / 400), 0.99)
+    diagnosis = _trajectory(spread, error, steps)
+    assert diagnosis.status == HEALTHY and diagnosis.causes == []
+    assert diagnosis.since_step is None
+
+
+def test_a_collapse_after_a_recovery_is_dated_from_its_own_start():
+    steps = np.arange(0, 800, 10)
+    collapsed = (steps < 300) | (steps >= 400)  # recovered for ten logged points between
+    spread = np.where(collapsed, 0.01, 0.6)
+    error = np.where(collapsed, 1.0, 0.3)
+    diagnosis = _trajectory(spread, error, steps)
+    assert diagnosis.status == COLLAPSED
+    assert diagnosis.since_step == 400  # not 0, where 87% of the points since hold
