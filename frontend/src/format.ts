@@ -43,17 +43,24 @@ export function percent(confidence: number): string {
   return `${Math.round(confidence * 100)}%`;
 }
 
-/** What close() recorded: steps trained, how many logged, aelog's share of the time. */
+/** What close() recorded: steps trained and logged, when the end was measured, and what
+ * logging cost, in seconds and as a share of the run's time. */
 export function trainedText(row: RunRow): string | null {
   const trained = row.trained;
   if (!trained) return null;
-  let text =
-    `Trained ${trained.steps} steps, ${trained.logging_steps} of them logged; aelog's ` +
-    `logging took ${(trained.logging_overhead * 100).toFixed(1)}% of the run's time.`;
-  if (trained.logging_steps < trained.steps) {
-    text +=
-      " The first 100 steps are logged densely, later ones spaced out to keep to the budget;" +
-      " log_every=N logs more.";
-  }
+  let text = `Trained ${trained.steps} steps, ${trained.logging_steps} of them logged`;
+  text +=
+    trained.final_step === undefined
+      ? "; the end was not measured (no training forward to replay)."
+      : `; the end measured at step ${trained.final_step}.`;
+  const share = `${(trained.logging_overhead * 100).toFixed(1)}% of the run's time`;
+  text +=
+    trained.logging_seconds === undefined
+      ? ` aelog's logging took ${share}.`
+      : ` aelog's logging took ${formatSeconds(trained.logging_seconds)} (${share}).`;
   return text;
+}
+
+export function formatSeconds(seconds: number): string {
+  return seconds < 10 ? `${seconds.toFixed(2)} s` : `${seconds.toFixed(0)} s`;
 }

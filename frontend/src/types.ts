@@ -32,6 +32,10 @@ export interface Trained {
   steps: number;
   logging_steps: number;
   logging_overhead: number;
+  /** the step at which close() measured the run's end; absent for older runs */
+  final_step?: number;
+  /** logging's whole cost in seconds; absent for older runs */
+  logging_seconds?: number;
 }
 
 export interface SeriesJson {

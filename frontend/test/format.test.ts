@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { alignLines } from "../src/chart_logic";
+import {
+  alignLines,
+  axisWidth,
+  forLogAxis,
+  stepRange,
+  wantsLogAxis,
+} from "../src/chart_logic";
 import { formatNumber, formatValue, percent, statusLabel, trainedText } from "../src/format";
 import type { RunRow } from "../src/types";
 
@@ -37,18 +43,43 @@ function closedRun(lastStep: number | null, trained: RunRow["trained"]): RunRow 
   };
 }
 
-test("a closed run says how many steps it trained, logged, and what logging cost", () => {
-  const spaced = closedRun(800, { steps: 800, logging_steps: 31, logging_overhead: 0.0514 });
+test("a closed run says how many steps it trained, logged, when the end was measured, and what logging cost", () => {
+  const measured = closedRun(800, {
+    steps: 800, logging_steps: 67, logging_overhead: 0.0514, final_step: 800,
+    logging_seconds: 0.31,
+  });
   assert.equal(
-    trainedText(spaced),
-    "Trained 800 steps, 31 of them logged; aelog's logging took 5.1% of the run's time. " +
-      "The first 100 steps are logged densely, later ones spaced out to keep to the budget; " +
-      "log_every=N logs more.",
+    trainedText(measured),
+    "Trained 800 steps, 67 of them logged; the end measured at step 800. " +
+      "aelog's logging took 0.31 s (5.1% of the run's time).",
   );
-  const every = closedRun(799, { steps: 800, logging_steps: 800, logging_overhead: 0.3 });
+  const older = closedRun(104, { steps: 800, logging_steps: 31, logging_overhead: 0.3 });
   assert.equal(
-    trainedText(every),
-    "Trained 800 steps, 800 of them logged; aelog's logging took 30.0% of the run's time.",
+    trainedText(older),
+    "Trained 800 steps, 31 of them logged; the end was not measured (no training forward " +
+      "to replay). aelog's logging took 30.0% of the run's time.",
   );
   assert.equal(trainedText(closedRun(104, null)), null);
+});
+
+test("an error falling over more than three decades gets a log axis", () => {
+  const falling = { label: "e", series: { steps: [0, 1, 2], values: [1, 0.01, 0.0004] } };
+  const flat = { label: "e", series: { steps: [0, 1, 2], values: [1, 0.5, 0.002] } };
+  assert.equal(wantsLogAxis([falling]), true);
+  assert.equal(wantsLogAxis([flat]), false);
+  assert.equal(wantsLogAxis([{ label: "z", series: { steps: [0, 1], values: [0, null] } }]), false);
+  assert.deepEqual(forLogAxis([[0, 1, 2], [0, 0.5, -1], [null, 2, 3]]), [
+    [0, 1, 2], [null, 0.5, null], [null, 2, 3],
+  ]);
+});
+
+test("a y axis is as wide as its widest label", () => {
+  assert.ok(axisWidth(["1.2e-5", "0.001"]) > axisWidth(["0", "1"]));
+  assert.ok(axisWidth(["-1.23e-12"]) >= 9 * 7);
+});
+
+test("charts reach the end of the run they describe", () => {
+  assert.deepEqual(stepRange([[0, 10, 104]], 800), [0, 800]);
+  assert.deepEqual(stepRange([[0, 10, 800]], null), [0, 800]);
+  assert.deepEqual(stepRange([[5]], null), [5, 6]);
 });

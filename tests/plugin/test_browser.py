@@ -5,6 +5,7 @@ Screenshots go to the test's temporary directory (printed with -s) for a human t
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 
@@ -82,8 +83,11 @@ def test_table_cards_and_diff(page, served, tmp_path):
             assert card.locator(".cause").first.get_attribute("data-cause") == cause
             assert card.locator(".cause .fix").first.inner_text().startswith("Fix:")
         assert frame.locator(".chart canvas").count() >= 3
-        assert card.locator(".trained").inner_text().startswith(
-            f"Trained {TRAINING_STEPS} steps, ")
+        trained = card.locator(".trained").inner_text()
+        assert trained.startswith(f"Trained {TRAINING_STEPS} steps, ")
+        assert f"the end measured at step {TRAINING_STEPS}." in trained
+        for x_max, labels_fit in _charts(frame):  # each chart spans the whole run
+            assert x_max == TRAINING_STEPS and labels_fit, name
         frame.locator(".detail-area").screenshot(path=str(tmp_path / f"card_{cause}.png"))
 
     dying = frame.locator(".layer-table tr.dying-row")
@@ -98,6 +102,48 @@ def test_table_cards_and_diff(page, served, tmp_path):
     assert weight_decay.all_inner_texts() == ["weight_decay", "0", "3"]
     assert "part at step" in frame.locator(".diff .parting").inner_text()
     frame.locator(".diff-area").screenshot(path=str(tmp_path / "diff.png"))
+
+
+CHART_FACTS = """
+(root) => [...root.querySelectorAll('.chart')].filter((c) => c.plot).map((c) => {
+  const plot = c.plot, axis = plot.axes[1], ctx = plot.ctx;
+  ctx.save();
+  ctx.font = axis.font[0];
+  const widest = Math.max(0, ...(axis._values || []).map((v) => ctx.measureText(v).width));
+  ctx.restore();
+  return [plot.scales.x.max, widest + axis.ticks.size <= plot.bbox.left];
+})
+"""
+
+
+def _charts(frame) -> list[list]:
+    """Per chart of the open run: its x axis's end, and whether its y labels fit the axis."""
+    return frame.locator(".detail-area").evaluate(CHART_FACTS)
+
+
+def test_charts_flip_between_linear_and_log_axes(page, served, tmp_path):
+    from aelog import format as fmt
+    from aelog.runs import load_runs
+
+    server, logdir = served
+    frame = _open_tab(page, server.url)
+    for name in TRUE_TOP_CAUSE:
+        frame.locator("tr.run-row td.cell-run", has_text=name).first.click()
+        frame.locator(f".card[data-run='{name}']").wait_for()
+        (run,) = load_runs(str(logdir / name))
+        error = [s.values for s in (run.signal(fmt.RELATIVE_ERROR), run.signal(fmt.RANK_K_ERROR))
+                 if s is not None]
+        positive = [v for values in error for v in values if v > 0]
+        decades = math.log10(max(positive) / min(positive))
+        chart = frame.locator(".chart", has_text="Relative error vs best rank-k error")
+        assert chart.get_attribute("data-scale") == ("log" if decades > 3 else "linear"), name
+        start = chart.get_attribute("data-scale")
+        chart.locator("button.axis-toggle").click()
+        assert chart.get_attribute("data-scale") == ("linear" if start == "log" else "log")
+        assert all(labels_fit for _, labels_fit in _charts(frame)), name
+        chart.screenshot(path=str(tmp_path / f"error_{name.replace('/', '_')}_flipped.png"))
+        chart.locator("button.axis-toggle").click()
+        assert chart.get_attribute("data-scale") == start
 
 
 def test_names_and_tags_render_as_text(page, served):
