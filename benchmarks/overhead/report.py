@@ -16,6 +16,8 @@ from benchmarks.results_file import RESULTS, replace_section
 
 HEADING = "## Overhead: aelog against the bare loop and its peers (benchmarks/overhead)"
 BUDGET = 0.02
+ALLOWANCE_SECONDS = 0.5
+"""a whole run may cost max(BUDGET of its time, this): what a user does not feel."""
 NOISE_ALLOWANCE = 0.01
 """non-logging steps count as indistinguishable from bare within the noise floor + 1%."""
 MIB = 1024 * 1024
@@ -170,17 +172,19 @@ def verdicts(results: list[WorkloadResult]) -> list[str]:
             prefix = f"- {result.name}, {setting.setting}:"
             if setting.setting == "default":
                 steady = aelog.steady_ratio
-                within = steady is not None and steady <= 1 + BUDGET + noise
+                extra = (aelog.total_ratio - 1) * aelog.bare_seconds
+                allowed = max(BUDGET * aelog.bare_seconds, ALLOWANCE_SECONDS)
+                within = extra <= allowed + _noise(control) * aelog.bare_seconds
                 lines.append(
-                    f"{prefix} aelog from step {STEADY_FROM} on (the budgeted part) "
-                    f"{_ratio(steady)} of bare (budget {1 + BUDGET:.2f}, noise floor "
-                    f"+-{noise:.3f}): {'met' if within else 'MISSED'}; whole run "
-                    f"{aelog.total_ratio:.3f} over {setting.steps:,} steps (noise floor "
-                    f"+-{_noise(control):.3f}: "
-                    f"{'met' if aelog.total_ratio <= 1 + BUDGET + _noise(control) else 'MISSED'}"
-                    "), with the dense "
-                    f"start ({_early(setting.timings['aelog'])} logging steps in the first "
-                    f"{STEADY_FROM}), a one-off {aelog.start_seconds * 1e3:.0f} ms over bare"
+                    f"{prefix} aelog's whole run {aelog.total_ratio:.3f} of bare over "
+                    f"{setting.steps:,} steps: {extra:+.2f} s against max(2% of bare, 0.5 s) = "
+                    f"{allowed:.2f} s (noise floor +-{_noise(control):.3f}): "
+                    f"{'met' if within else 'MISSED'}. From step {STEADY_FROM} "
+                    f"{_ratio(steady)} of bare (a point in every tenth of the run: the budget "
+                    "is the whole run's; where it settles on long runs: the run-length "
+                    f"section); its first {STEADY_FROM} steps "
+                    f"({_early(setting.timings['aelog'])} logging steps) a one-off "
+                    f"{aelog.start_seconds * 1e3:.0f} ms over bare"
                     + (f" (two bare loops: {control.start_seconds * 1e3:+.0f} ms over the "
                        "same steps)" if control else "") + "."
                     + (" From step " + str(STEADY_FROM) + ", each round: "
@@ -357,10 +361,10 @@ def render(results: list[WorkloadResult], context: dict, peers: list[PeerStatus]
         "over bare's, counting non-logging steps at their median (summed ~1 ms steps move "
         "a few percent between identical runs on a shared machine) and logging steps, with "
         "the step after each, in "
-        f"full. *from step {STEADY_FROM}*: the same after aelog's dense start (every step "
-        "up to 20, every 8th up to step 104, the first point past 100, where a logging "
-        "step costs under 10 ms; steps 0-2 alone where it costs more) and the step after "
-        "its last point: the part its 2% budget governs. The bare loop "
+        f"full. *from step {STEADY_FROM}*: the same after aelog's first {STEADY_FROM} steps "
+        "(every step to 20, then a point every tenth of the steps reached, where a logging "
+        "step costs under 10 ms; steps 0-2 alone where it costs more). aelog's budget is "
+        "the whole run's: at most max(2% of its time, 0.5 s). The bare loop "
         "again is the noise floor. Peers at default settings log every "
         f"{PEER_DEFAULT_EVERY} steps (wandb.watch's own default is 1000), and so does a "
         f"second aelog arm (`log_every={PEER_DEFAULT_EVERY}`), like for like; 'every step' "

@@ -50,6 +50,9 @@ class ArmTiming:
     page_faults: list[float] = field(default_factory=list)
     """per round, minor page faults per step during its blocks (counted around each block:
     what the allocator makes its steps pay the kernel, the same for any code)."""
+    close_seconds: list[float] = field(default_factory=list)
+    """per round, what the tool's close took after the last step (aelog: the end
+    measurement, the last flush)."""
     error: str | None = None
 
     @property
@@ -194,7 +197,9 @@ def _run_round(results: dict[str, ArmTiming], workload: Workload, batches: Batch
     for name, arm in arms.items():
         result = results[name]
         try:
+            closing = time.perf_counter()
             arm.close()
+            result.close_seconds.append(time.perf_counter() - closing)
         except Exception as error:  # noqa: BLE001
             result.error = f"close: {_error_line(error)}"
             continue

@@ -37,7 +37,7 @@ def test_runs_end_to_end_and_keeps_other_sections(tmp_path):
     assert f"From step {STEADY_FROM}, each round: " in section  # one disturbed round shows
     assert "(24,928 parameters; 5 rounds at default settings)" in section
     default_row = rows[0].split("|")
-    assert int(default_row[8]) >= 28  # dense start: every step to 20, every 10th to 100
+    assert int(default_row[8]) >= 28  # every step to 20, then a point every tenth
     assert 0.5 < float(default_row[4]) < 2.0  # median step against bare: a real ratio
     assert "SummaryWriter histograms every 100" in section
     assert "| mlp_digits | aelog | 3, 30 |" in section
@@ -164,14 +164,16 @@ def test_verdicts_take_the_noise_floor_from_the_two_bare_loops():
     line = next(v for v in report.verdicts([result]) if "whole run at each tool's" in v)
     assert line.endswith(": BEHIND tensorboard, level with wandb within the noise floor "
                          "(+-0.010).")
-    budget = next(v for v in report.verdicts([result]) if "(the budgeted part)" in v)
-    assert f"whole run 1.014 over {steps} steps (noise floor +-0.010: met)" in budget
+    budget = next(v for v in report.verdicts([result]) if "max(2% of bare, 0.5 s)" in v)
+    assert (f"aelog's whole run 1.014 of bare over {steps} steps: +2.94 s against max(2% of "
+            "bare, 0.5 s) = 4.12 s (noise floor +-0.010): met") in budget
     # the dense start's one-off beside what two bare loops differ by over the same steps
     assert (f"a one-off 1440 ms over bare (two bare loops: +{STEADY_FROM * 10} ms over the "
             "same steps)") in budget
     timings["aelog"].rounds = [np.array([1.0] * 10 + [1.04] * (steps - 10))]
-    budget = next(v for v in report.verdicts([result]) if "(the budgeted part)" in v)
-    assert f"whole run 1.038 over {steps} steps (noise floor +-0.010: MISSED)" in budget
+    budget = next(v for v in report.verdicts([result]) if "max(2% of bare, 0.5 s)" in v)
+    assert f"over {steps} steps: +7.84 s against max(2% of bare, 0.5 s) = 4.12 s" in budget
+    assert "(noise floor +-0.010): MISSED" in budget
 
 
 def test_start_up_and_close_join_the_whole_run_in_a_verdict():
