@@ -16,7 +16,7 @@ __all__ = ["watch", "diagnose", "Monitor", "__version__"]
 def __getattr__(name: str):
     # Lazy: `import aelog` must stay cheap and torch-free for the CLI and the plugin.
     if name in ("watch", "Monitor"):
-        from aelog import monitor
+        from aelog.sdk import monitor
 
         return getattr(monitor, name)
     if name == "diagnose":

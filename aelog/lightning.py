@@ -23,7 +23,7 @@ except ImportError:  # pragma: no cover - depends on what the user installed
         ) from error
 
 import aelog
-from aelog.monitor import Monitor
+from aelog.sdk.monitor import Monitor
 
 __all__ = ["CollapseCallback"]
 

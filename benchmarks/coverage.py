@@ -33,8 +33,8 @@ import torch
 from torch import nn
 
 import aelog
-from aelog import format as fmt
-from aelog.runs import load_runs
+from aelog.logfile import format as fmt
+from aelog.logfile.runs import load_runs
 from benchmarks.overhead.__main__ import machine
 from benchmarks.overhead.workloads import (
     BATCH_SIZE,

@@ -25,7 +25,7 @@ import torch
 from aelog.diagnosis.engine import diagnose_run
 from aelog.diagnosis.replay import first_flagged_step
 from aelog.diagnosis.types import CAUSE_IDS, HEALTHY
-from aelog.runs import load_runs
+from aelog.logfile.runs import load_runs
 from benchmarks.results_file import RESULTS, replace_section
 from benchmarks.scenarios import all_scenarios, quick_scenarios
 from benchmarks.scenarios.base import Manifest, Scenario

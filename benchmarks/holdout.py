@@ -31,7 +31,7 @@ from torch import nn
 import aelog
 from aelog.diagnosis.engine import diagnose_run
 from aelog.diagnosis.replay import first_flagged_step, prefix
-from aelog.runs import load_runs
+from aelog.logfile.runs import load_runs
 from benchmarks.results_file import replace_section
 
 Batch = Callable[[int], torch.Tensor]

@@ -26,9 +26,9 @@ import sys
 import tempfile
 import time
 
-from aelog import format as fmt
-from aelog.event_writer import EventWriter
-from aelog.run_data import RunData
+from aelog.logfile import format as fmt
+from aelog.logfile.event_writer import EventWriter
+from aelog.logfile.run_data import RunData
 
 HEADING = "## Scale of reading: aelog diagnose and the plugin's run list (benchmarks/scale.py)"
 RESULTS = os.path.join(os.path.dirname(__file__), "RESULTS.md")

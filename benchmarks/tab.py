@@ -26,8 +26,8 @@ import statistics
 import time
 import urllib.parse
 
-from aelog import format as fmt
-from aelog.event_writer import EventWriter
+from aelog.logfile import format as fmt
+from aelog.logfile.event_writer import EventWriter
 from benchmarks.results_file import RESULTS, replace_section
 from tests.plugin.tensorboard_process import TensorBoard
 

@@ -6,10 +6,10 @@ import os
 
 import pytest
 
-from aelog import format as fmt
-from aelog.event_reader import read_event_file
-from aelog.event_writer import EventWriter
-from aelog.runs import NoRunsError, load_runs
+from aelog.logfile import format as fmt
+from aelog.logfile.event_reader import read_event_file
+from aelog.logfile.event_writer import EventWriter
+from aelog.logfile.runs import NoRunsError, load_runs
 
 
 def _write_run(run_dir: str, steps: int = 5) -> str:
@@ -77,7 +77,7 @@ def test_stock_tensorboard_reads_our_files(tmp_path):
 
 
 def test_series_are_sorted_by_step_and_a_step_written_twice_keeps_its_last_value():
-    from aelog.run_data import Series
+    from aelog.logfile.run_data import Series
 
     rising = Series.from_points([0, 1, 5], [1.0, 2.0, 3.0])
     assert rising.steps.tolist() == [0, 1, 5] and rising.values.tolist() == [1.0, 2.0, 3.0]

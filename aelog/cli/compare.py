@@ -7,7 +7,7 @@ import os
 
 from aelog.cli.loading import diagnose_runs, load_single_run
 from aelog.cli.table import format_number, format_table
-from aelog.compare import compare_runs
+from aelog.diagnosis.compare import compare_runs
 from aelog.diagnosis.types import Diagnosis
 
 DESCRIPTION = """\

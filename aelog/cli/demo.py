@@ -10,7 +10,7 @@ import sys
 import time
 
 from aelog.cli.errors import CliError
-from aelog.format import PLUGIN_NAME
+from aelog.logfile.format import PLUGIN_NAME
 
 DEFAULT_STEPS = 800
 

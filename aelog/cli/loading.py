@@ -6,9 +6,9 @@ import os
 
 from aelog.cli.errors import CliError
 from aelog.diagnosis.types import AT_RISK, Diagnosis
-from aelog.event_reader import read_event_file
-from aelog.run_data import RunData
-from aelog.runs import NoRunsError, find_run_dirs, load_runs
+from aelog.logfile.event_reader import read_event_file
+from aelog.logfile.run_data import RunData
+from aelog.logfile.runs import NoRunsError, find_run_dirs, load_runs
 
 
 def load_path(path: str) -> list[RunData]:

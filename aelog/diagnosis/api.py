@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from aelog.diagnosis.engine import diagnose_run
 from aelog.diagnosis.types import Diagnosis
-from aelog.runs import load_runs
+from aelog.logfile.runs import load_runs
 
 
 def diagnose(path: str) -> list[Diagnosis]:
     """One Diagnosis per aelog run under ``path`` (a logdir, a run directory or a file).
 
-    Raises :class:`aelog.runs.NoRunsError` when there is nothing to read.
+    Raises :class:`aelog.logfile.runs.NoRunsError` when there is nothing to read.
     """
     return [diagnose_run(run) for run in load_runs(path)]
 

@@ -5,10 +5,10 @@ reported as a collapse (the article's examples 1 and 3 are exactly that).
 
 from __future__ import annotations
 
-from aelog import format as fmt
 from aelog.diagnosis import measures as m
 from aelog.diagnosis import model_info as info
-from aelog.run_data import RunData
+from aelog.logfile import format as fmt
+from aelog.logfile.run_data import RunData
 
 NO_STRUCTURE = 0.7
 """data effective rank above 70% of the input size: no low-dimensional structure."""

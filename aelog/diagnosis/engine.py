@@ -6,14 +6,14 @@ steps. Never raises on odd data: a cause that fails is reported as a note.
 
 from __future__ import annotations
 
-from aelog import format as fmt
 from aelog.diagnosis import measures as m
 from aelog.diagnosis.causes import all_causes
 from aelog.diagnosis.causes.base import Cause
 from aelog.diagnosis.context import describe_data_limits
 from aelog.diagnosis.symptom import UNEXPLAINED_SPAN, measure_symptom
 from aelog.diagnosis.types import AT_RISK, COLLAPSED, HEALTHY, CauseFinding, Diagnosis
-from aelog.run_data import RunData
+from aelog.logfile import format as fmt
+from aelog.logfile.run_data import RunData
 
 CONFIDENCE_FLOOR = 0.3
 """causes weaker than this are not reported: they would be guesses."""

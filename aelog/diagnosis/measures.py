@@ -11,7 +11,7 @@ import re
 
 import numpy as np
 
-from aelog.run_data import RunData, Series
+from aelog.logfile.run_data import RunData, Series
 
 TAIL_FRACTION = 0.25
 """the end of a run: the last quarter of its logged step range."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from aelog.run_data import RunData
+from aelog.logfile.run_data import RunData
 
 RELU_TYPES = ("ReLU", "ReLU6", "RReLU", "Threshold")
 """activations that output exactly zero below a threshold (units can die)."""

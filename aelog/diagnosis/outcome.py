@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import math
 
-from aelog import format as fmt
 from aelog.diagnosis import measures as m
 from aelog.diagnosis.context import error_still_falling, outputs_look_like_logits
-from aelog.run_data import RunData, Series
+from aelog.logfile import format as fmt
+from aelog.logfile.run_data import RunData, Series
 
 UNKNOWN = 0.5
 """shortfall assumed when neither output spread nor error was logged."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from aelog.diagnosis.types import HEALTHY, Diagnosis
-from aelog.run_data import RunData, Series
+from aelog.logfile.run_data import RunData, Series
 
 
 def _cut(series: Series, step: int) -> Series:

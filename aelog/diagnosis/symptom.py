@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from aelog import format as fmt
 from aelog.diagnosis import measures as m
 from aelog.diagnosis.context import error_still_falling, outputs_look_like_logits
 from aelog.diagnosis.types import AT_RISK, COLLAPSED, HEALTHY
-from aelog.run_data import RunData, Series
+from aelog.logfile import format as fmt
+from aelog.logfile.run_data import RunData, Series
 
 COLLAPSED_SPREAD = 0.05
 """outputs keep at most 5% of the targets' batch variance: (nearly) identical outputs."""

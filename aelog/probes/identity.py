@@ -16,7 +16,7 @@ from contextlib import contextmanager
 
 import torch
 
-from aelog import format as fmt
+from aelog.logfile import format as fmt
 from aelog.probes.symptom import reconstruction_stats
 
 IDENTITY_SAMPLES = 32

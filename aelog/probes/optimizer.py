@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from aelog import format as fmt
+from aelog.logfile import format as fmt
 
 
 def is_decoupled(optimizer: torch.optim.Optimizer, group: dict) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from aelog import format as fmt
+from aelog.logfile import format as fmt
 from aelog.probes.linalg import as_matrix, centred, effective_rank, squared_singular_values
 
 

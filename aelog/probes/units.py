@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from aelog import format as fmt
+from aelog.logfile import format as fmt
 from aelog.probes.linalg import max_abs_cosine_to_other
 
 SATURATION_MARGIN = 0.02

@@ -10,10 +10,10 @@ import datetime as _dt
 from html import escape
 
 from aelog import __version__
-from aelog import format as fmt
 from aelog.diagnosis.types import Diagnosis
+from aelog.logfile import format as fmt
+from aelog.logfile.run_data import RunData
 from aelog.report.svg import Line, line_chart
-from aelog.run_data import RunData
 
 CHARTS: tuple[tuple[str, tuple[tuple[str, str, bool], ...], bool], ...] = (
     ("Relative error (1 = the batch mean)",

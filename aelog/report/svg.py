@@ -8,7 +8,7 @@ from html import escape
 
 import numpy as np
 
-from aelog.run_data import Series
+from aelog.logfile.run_data import Series
 
 WIDTH, HEIGHT = 360, 190
 LEFT, RIGHT, TOP, BOTTOM = 52, 12, 26, 34

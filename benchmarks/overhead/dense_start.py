@@ -17,8 +17,8 @@ import torch
 import torch.nn.functional as F
 
 import aelog
-from aelog import live_alert
-from aelog.cadence import Cadence
+from aelog.sdk import live_alert
+from aelog.sdk.cadence import Cadence
 from benchmarks.overhead.workloads import LEARNING_RATE, WORKLOADS, Batches, by_name
 
 

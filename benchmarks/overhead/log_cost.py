@@ -27,8 +27,9 @@ import torch
 import torch.nn.functional as F
 
 import aelog
-from aelog import event_writer, live_alert, monitor, run_log, tensor_utils
+from aelog.logfile import event_writer, run_log
 from aelog.probes import code, data, identity, optimizer, symptom, units
+from aelog.sdk import live_alert, monitor, tensor_utils
 from benchmarks.overhead.workloads import LEARNING_RATE, Batches, by_name
 
 PARTS = (

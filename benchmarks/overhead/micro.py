@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from aelog.probes.units import per_unit_max
-from aelog.tensor_utils import read_stacked, to_host
+from aelog.sdk.tensor_utils import read_stacked, to_host
 from benchmarks.overhead.workloads import DigitsMLPAutoencoder
 
 
@@ -86,7 +86,7 @@ def main() -> None:
     each = _median_us(lambda: to_host(results), 300, 10)
     print(f"- 100 0-d CPU results to the host: grouped by device and dtype and stacked "
           f"{stacked:.0f} us, to_host (each read) {each:.0f} us")
-    import aelog.monitor  # noqa: F401 - the heap a user's script has, TensorBoard's protos included
+    import aelog.sdk.monitor  # noqa: F401 - the heap a user's script has, TensorBoard's protos included
 
     collection = _median_us(gc.collect, 5) / 1e3
     print(f"- one full garbage collection of this process ({len(gc.get_objects()):,} objects "

@@ -8,7 +8,7 @@ import warnings
 import torch
 
 import aelog
-from aelog.run_data import RunData
+from aelog.logfile.run_data import RunData
 from benchmarks.scenarios.base import Scenario, Trace
 
 TRACED_BATCHES = 4

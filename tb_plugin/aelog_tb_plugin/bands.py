@@ -6,9 +6,9 @@ for the same signal the band uses it, so the chart and the card agree.
 
 from __future__ import annotations
 
-from aelog import format as fmt
 from aelog.diagnosis.symptom import AT_RISK_ERROR, AT_RISK_SPREAD, COLLAPSED_SPREAD
-from aelog.run_data import RunData
+from aelog.logfile import format as fmt
+from aelog.logfile.run_data import RunData
 
 CODE_RANK_HEALTHY_SHARE = 0.5
 """a code using at least half of its dimensions (effective rank / code size) looks healthy."""

@@ -16,7 +16,7 @@ from tensorboard.context import RequestContext
 from tensorboard.plugins import base_plugin
 from werkzeug import wrappers
 
-from aelog import format as fmt
+from aelog.logfile import format as fmt
 from aelog_tb_plugin import views
 from aelog_tb_plugin.run_cache import RunCache
 from aelog_tb_plugin.static_files import read_static

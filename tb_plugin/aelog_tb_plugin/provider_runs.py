@@ -1,9 +1,9 @@
-"""Build :class:`aelog.run_data.RunData` from TensorBoard's data provider.
+"""Build :class:`aelog.logfile.run_data.RunData` from TensorBoard's data provider.
 
 The plugin's only way to the data: it never walks event files itself, so it works with
 TensorBoard's Rust data server (the default) and with ``--load_fast=false`` alike. Time
 series are ordinary scalars under ``format.SCALAR_PREFIX``; run metadata and records are
-JSON string tensors under our plugin name (see :mod:`aelog.format`).
+JSON string tensors under our plugin name (see :mod:`aelog.logfile.format`).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from tensorboard.data import provider
 
-from aelog import format as fmt
-from aelog.run_data import RunData
+from aelog.logfile import format as fmt
+from aelog.logfile.run_data import RunData
 
 SCALARS_PLUGIN = "scalars"
 SCALAR_POINTS = 1000

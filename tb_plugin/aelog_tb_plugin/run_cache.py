@@ -15,7 +15,7 @@ from tensorboard import errors
 from tensorboard.data import provider
 
 from aelog.diagnosis.types import Diagnosis
-from aelog.run_data import RunData
+from aelog.logfile.run_data import RunData
 from aelog_tb_plugin.provider_runs import RunListing, list_aelog_runs, read_runs
 
 UNKNOWN = "unknown"

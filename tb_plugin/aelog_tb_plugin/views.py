@@ -10,9 +10,9 @@ import math
 
 import numpy as np
 
-from aelog import format as fmt
-from aelog.compare import compare_runs
-from aelog.run_data import RunData, Series
+from aelog.diagnosis.compare import compare_runs
+from aelog.logfile import format as fmt
+from aelog.logfile.run_data import RunData, Series
 from aelog_tb_plugin.bands import healthy_bands
 from aelog_tb_plugin.run_cache import CachedRun
 

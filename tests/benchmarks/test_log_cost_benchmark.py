@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from aelog import monitor
 from aelog.probes import identity
+from aelog.sdk import monitor
 from benchmarks.overhead import log_cost
 
 

@@ -19,7 +19,7 @@ def test_micro_measurements_print_each_pair(capsys):
 def test_the_stacked_way_to_the_host_reads_what_to_host_reads():
     import torch
 
-    from aelog.tensor_utils import read_stacked, to_host
+    from aelog.sdk.tensor_utils import read_stacked, to_host
 
     results = [torch.tensor(0.5), torch.tensor(2, dtype=torch.int64), torch.tensor(True),
                torch.tensor(1 / 3, dtype=torch.float64)]

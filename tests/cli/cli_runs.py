@@ -13,8 +13,8 @@ import sys
 
 import numpy as np
 
-from aelog import format as fmt
-from aelog.event_writer import EventWriter
+from aelog.logfile import format as fmt
+from aelog.logfile.event_writer import EventWriter
 
 STEPS = list(range(0, 400, 10))
 

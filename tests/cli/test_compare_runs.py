@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from aelog import format as fmt
-from aelog.compare import compare_runs
-from aelog.run_data import RunData, Series
+from aelog.diagnosis.compare import compare_runs
+from aelog.logfile import format as fmt
+from aelog.logfile.run_data import RunData, Series
 
 
 def _run(name: str, relative_error, steps=None, config=None, tags=None) -> RunData:

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from aelog import format as fmt
+from aelog.logfile import format as fmt
 from cli.cli_runs import collapsed_signals, run_aelog, write_run
 
 NASTY = "<script>alert(1)</script>"

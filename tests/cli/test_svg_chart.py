@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
+from aelog.logfile.run_data import Series
 from aelog.report.svg import Line, line_chart
-from aelog.run_data import Series
 
 
 def _polylines(svg: str) -> list[list[tuple[float, float]]]:

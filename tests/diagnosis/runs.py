@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from aelog import format as fmt
-from aelog.run_data import RunData, Series
+from aelog.logfile import format as fmt
+from aelog.logfile.run_data import RunData, Series
 
 STEPS = np.arange(0, 400, 10)
 

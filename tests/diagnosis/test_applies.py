@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from aelog import format as fmt
 from aelog.diagnosis.engine import diagnose_run
-from aelog.run_data import RunData
+from aelog.logfile import format as fmt
+from aelog.logfile.run_data import RunData
 
 
 def _run(is_vae: bool, activations: list[str]) -> RunData:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from aelog import format as fmt
 from aelog.diagnosis.causes import all_causes
 from aelog.diagnosis.engine import diagnose_run
 from aelog.diagnosis.types import CAUSE_IDS, COLLAPSED, HEALTHY
+from aelog.logfile import format as fmt
 
 from .runs import (
     STEPS,

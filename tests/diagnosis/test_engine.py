@@ -6,12 +6,12 @@ import json
 
 import numpy as np
 
-from aelog import format as fmt
 from aelog.diagnosis.api import diagnose, diagnoses_to_json
 from aelog.diagnosis.engine import diagnose_run
 from aelog.diagnosis.types import AT_RISK, CAUSE_IDS, COLLAPSED, HEALTHY
-from aelog.event_writer import EventWriter
-from aelog.run_data import RunData
+from aelog.logfile import format as fmt
+from aelog.logfile.event_writer import EventWriter
+from aelog.logfile.run_data import RunData
 
 from .runs import build, curve, healthy_layers, healthy_metadata, healthy_run, healthy_signals
 

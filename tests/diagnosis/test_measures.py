@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from aelog.diagnosis import measures as m
-from aelog.run_data import Series
+from aelog.logfile.run_data import Series
 
 
 @pytest.mark.parametrize("size", [1, 2, 3, 4, 7, 10, 31, 64, 257])

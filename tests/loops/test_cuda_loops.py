@@ -8,7 +8,7 @@ import torch
 from loop_fixtures import TinyAE, batches, digits, grad_norm, mse, series
 
 import aelog
-from aelog import format as fmt
+from aelog.logfile import format as fmt
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 

@@ -18,9 +18,9 @@ except Exception as error:  # noqa: BLE001 - missing, or broken by another packa
     pytest.skip(f"PyTorch Lightning is not importable ({error})", allow_module_level=True)
 
 import aelog
-from aelog import format as fmt
 from aelog.lightning import CollapseCallback, batch_input
-from aelog.runs import load_runs
+from aelog.logfile import format as fmt
+from aelog.logfile.runs import load_runs
 
 
 class SubmoduleAE(pl.LightningModule):

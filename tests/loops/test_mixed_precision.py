@@ -8,8 +8,8 @@ import torch
 from loop_fixtures import TinyAE, assert_same_state, batches, digits, grad_norm, mse, series, state
 
 import aelog
-from aelog import format as fmt
 from aelog.diagnosis.engine import diagnose_run
+from aelog.logfile import format as fmt
 
 
 def _bf16_run(watch_dir=None):
@@ -174,7 +174,7 @@ def test_a_huge_loss_scale_does_not_overflow_the_norm_before_the_clip(tmp_path):
 
 
 def test_raw_gradient_shrink_is_the_power_of_two_below_the_scale():
-    from aelog.loss_scale import raw_gradient_shrink
+    from aelog.sdk.loss_scale import raw_gradient_shrink
 
     assert raw_gradient_shrink(2.0**16) == 2.0**-16
     assert raw_gradient_shrink(3.0e5) == 2.0**-18

@@ -7,7 +7,7 @@ import torch
 from loop_fixtures import TinyAE, batches, digits, mse, series
 
 import aelog
-from aelog import format as fmt
+from aelog.logfile import format as fmt
 
 
 def _grad_hooks(model: torch.nn.Module) -> int:

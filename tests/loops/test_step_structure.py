@@ -11,7 +11,7 @@ from loop_fixtures import TinyAE, assert_same_state, batches, digits, grad_norm,
 from torch.profiler import ProfilerActivity, profile
 
 import aelog
-from aelog import format as fmt
+from aelog.logfile import format as fmt
 
 
 def _accumulating_run(watch_dir=None, micro_batches: int = 4, steps: int = 6):

@@ -14,9 +14,9 @@ from torch._dynamo.utils import counters
 from torch.nn.parallel import DataParallel, DistributedDataParallel
 
 import aelog
-from aelog import format as fmt
-from aelog.probe_guard import AelogWarning
-from aelog.runs import load_runs
+from aelog.logfile import format as fmt
+from aelog.logfile.runs import load_runs
+from aelog.sdk.probe_guard import AelogWarning
 
 LAYERS = ["decoder.0", "decoder.2", "encoder.0", "encoder.2"]
 """TinyAE's parameterised layers; its activations are encoder.1 and decoder.1."""

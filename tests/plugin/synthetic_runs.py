@@ -9,8 +9,8 @@ from __future__ import annotations
 import math
 import os
 
-from aelog import format as fmt
-from aelog.event_writer import EventWriter
+from aelog.logfile import format as fmt
+from aelog.logfile.event_writer import EventWriter
 
 LAYERS = ("encoder.0", "encoder.2", "decoder.0")
 

@@ -84,6 +84,6 @@ class TensorBoard:
 
 def last_steps_on_disk(logdir: str) -> dict[str, int]:
     """Each aelog run's last logged step, read from its event files."""
-    from aelog.runs import load_runs
+    from aelog.logfile.runs import load_runs
 
     return {run.name: run.last_step for run in load_runs(logdir) if run.last_step is not None}

@@ -122,8 +122,8 @@ def _charts(frame) -> list[list]:
 
 
 def test_charts_flip_between_linear_and_log_axes(page, served, tmp_path):
-    from aelog import format as fmt
-    from aelog.runs import load_runs
+    from aelog.logfile import format as fmt
+    from aelog.logfile.runs import load_runs
 
     server, logdir = served
     frame = _open_tab(page, server.url)

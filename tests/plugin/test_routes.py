@@ -6,9 +6,9 @@ import os
 
 import pytest
 
-from aelog import format as fmt
 from aelog.diagnosis.engine import diagnose_run
-from aelog.runs import load_runs
+from aelog.logfile import format as fmt
+from aelog.logfile.runs import load_runs
 
 from .synthetic_runs import write_logdir
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 
-from aelog import format as fmt
-from aelog.event_reader import iter_records
-from aelog.event_writer import EventWriter
+from aelog.logfile import format as fmt
+from aelog.logfile.event_reader import iter_records
+from aelog.logfile.event_writer import EventWriter
 
 
 def write_small_run(run_dir: str, steps: int = 8, metadata: dict | None = None) -> str:

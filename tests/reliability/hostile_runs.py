@@ -8,8 +8,8 @@ import os
 
 from tensorboard.compat.proto import event_pb2, summary_pb2, tensor_pb2, types_pb2
 
-from aelog import format as fmt
-from aelog.event_writer import EventWriter
+from aelog.logfile import format as fmt
+from aelog.logfile.event_writer import EventWriter
 
 from .event_files import write_small_run
 from .hostile import MARKUP, ODD_NUMBERS

@@ -13,8 +13,8 @@ import sys
 import textwrap
 import time
 
-from aelog import format as fmt
-from aelog.runs import load_runs
+from aelog.logfile import format as fmt
+from aelog.logfile.runs import load_runs
 
 TRAINING_CHILD = textwrap.dedent("""
     import sys
@@ -35,8 +35,8 @@ TRAINING_CHILD = textwrap.dedent("""
 """)
 
 WRITER_CHILD = textwrap.dedent("""
-    from aelog import format as fmt
-    from aelog.event_writer import EventWriter
+    from aelog.logfile import format as fmt
+    from aelog.logfile.event_writer import EventWriter
 
     writer = EventWriter({run_dir!r})
     writer.write_metadata({{"format_version": fmt.FORMAT_VERSION, "config": {{}}}})

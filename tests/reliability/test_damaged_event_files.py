@@ -15,7 +15,7 @@ import pytest
 from aelog.cli.main import main as cli_main
 from aelog.diagnosis.engine import diagnose_run
 from aelog.diagnosis.types import STATUSES
-from aelog.runs import NoRunsError, load_run, load_runs
+from aelog.logfile.runs import NoRunsError, load_run, load_runs
 
 from .event_files import record_ends, write_small_run
 
@@ -157,7 +157,7 @@ def test_odd_directory_entries_named_like_event_files(tmp_path, capsys):
 
 
 def test_a_run_directory_that_vanishes_while_read(tmp_path, monkeypatch):
-    from aelog import runs as runs_module
+    from aelog.logfile import runs as runs_module
 
     for name in ("a", "b"):
         write_small_run(str(tmp_path / name))

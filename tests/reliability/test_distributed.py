@@ -11,10 +11,10 @@ import sys
 import pytest
 import torch
 
-from aelog import format as fmt
+from aelog.logfile import format as fmt
+from aelog.logfile.runs import load_runs
 from aelog.probes import code as code_probe
 from aelog.probes import symptom as symptom_probe
-from aelog.runs import load_runs
 
 WORKER = os.path.join(os.path.dirname(__file__), "ddp_worker.py")
 WORLD = 2

@@ -10,7 +10,7 @@ import pytest
 from aelog.cli.main import main as cli_main
 from aelog.diagnosis.engine import diagnose_run
 from aelog.diagnosis.types import STATUSES
-from aelog.runs import load_runs
+from aelog.logfile.runs import load_runs
 
 from .hostile import MARKUP
 from .hostile_runs import MARKUP_RUN, write_hostile_logdir

@@ -13,8 +13,8 @@ import torch
 from torch import nn
 
 import aelog
-from aelog import format as fmt
-from aelog.runs import load_runs
+from aelog.logfile import format as fmt
+from aelog.logfile.runs import load_runs
 
 PYTHON_BLOCKS_GROWTH = 20_000
 """Python objects (allocated blocks) that may appear after warm-up: the in-memory copy of
@@ -105,7 +105,7 @@ def test_logging_every_step_stays_flat_in_memory_and_time(tmp_path, monkeypatch)
     """``log_every=1`` bypasses the adaptive cadence: the in-memory copy, and the live
     diagnosis reading it every 5 logging steps, must not grow with the run (a cap of 20
     points stands in for the real 2,000 so the test runs in seconds)."""
-    from aelog import run_log
+    from aelog.logfile import run_log
 
     monkeypatch.setattr(run_log, "MEMORY_POINTS", 20)
     figures = _long_run(tmp_path, 600, log_every=1)

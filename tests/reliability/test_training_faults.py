@@ -13,13 +13,13 @@ import pytest
 import torch
 
 import aelog
-from aelog import event_writer
-from aelog import format as fmt
 from aelog.diagnosis.engine import diagnose_run
 from aelog.diagnosis.types import STATUSES
-from aelog.probe_guard import AelogWarning
+from aelog.logfile import event_writer
+from aelog.logfile import format as fmt
+from aelog.logfile.runs import load_runs
 from aelog.probes import symptom as symptom_probe
-from aelog.runs import load_runs
+from aelog.sdk.probe_guard import AelogWarning
 
 from .training import TinyAE, digits, train
 
@@ -254,7 +254,7 @@ def test_keyboard_interrupt_during_a_logging_step(tmp_path, monkeypatch):
 
 
 def test_non_finite_weights_are_named_by_the_live_warning(tmp_path):
-    from aelog.live_alert import CollapseWarning
+    from aelog.sdk.live_alert import CollapseWarning
 
     torch.manual_seed(0)
     model = TinyAE()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from aelog.backward_end import BackwardEnd
+from aelog.sdk.backward_end import BackwardEnd
 
 
 def _model() -> torch.nn.Module:

@@ -13,8 +13,8 @@ from sdk_fixtures import MLPAE, digits, train
 from torch.profiler import ProfilerActivity, profile
 
 import aelog
-from aelog import format as fmt
-from aelog.cadence import Cadence
+from aelog.logfile import format as fmt
+from aelog.sdk.cadence import Cadence
 
 
 def _aten_ops(model, optimizer, x) -> Counter:
@@ -306,7 +306,7 @@ def test_a_one_off_pause_in_a_logging_step_is_charged_but_does_not_stop_logging(
     later = logged[60:]
     ratios = [(b - a) / a for a, b in zip(later, later[1:], strict=False)]
     assert max(ratios) <= 0.4 and ratios[-1] <= 0.1
-    monkeypatch.setattr("aelog.cadence.SPIKE_CAP", float("inf"))
+    monkeypatch.setattr("aelog.sdk.cadence.SPIKE_CAP", float("inf"))
     uncapped = Cadence(budget=0.02)
     logged = _simulate_costs(uncapped, 200_000, 0.02, cost)
     assert len(logged) < len(later) + 60

@@ -10,7 +10,7 @@ import torch
 from sdk_fixtures import MLPAE, VAE, digits, train
 
 import aelog
-from aelog import format as fmt
+from aelog.logfile import format as fmt
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 

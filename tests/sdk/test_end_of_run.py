@@ -13,8 +13,8 @@ import torch
 from sdk_fixtures import MLPAE, VAE, ConvAE, digits, final_state, train
 
 import aelog
-from aelog import format as fmt
-from aelog.runs import load_runs
+from aelog.logfile import format as fmt
+from aelog.logfile.runs import load_runs
 
 CASES = {
     "mlp_dropout": (lambda: MLPAE(dropout=0.3), lambda: digits()),

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from aelog import format as fmt
-from aelog.runs import load_runs
+from aelog.logfile import format as fmt
+from aelog.logfile.runs import load_runs
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "examples")
 

@@ -14,16 +14,16 @@ from sdk_fixtures import MLPAE, digits, train
 from torch import nn
 
 import aelog
-from aelog import format as fmt
-from aelog import run_metadata
-from aelog.probe_guard import AelogWarning
+from aelog.logfile import format as fmt
+from aelog.logfile.runs import load_runs
 from aelog.probes import code as code_probe
 from aelog.probes import data as data_probe
 from aelog.probes import identity as identity_probe
 from aelog.probes import optimizer as optimizer_probe
 from aelog.probes import symptom as symptom_probe
 from aelog.probes import units as units_probe
-from aelog.runs import load_runs
+from aelog.sdk import run_metadata
+from aelog.sdk.probe_guard import AelogWarning
 
 
 def _aelog_warnings(caught) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from aelog.tensor_utils import HostBatch, read_stacked, to_host
+from aelog.sdk.tensor_utils import HostBatch, read_stacked, to_host
 
 
 def test_mixed_dtypes_come_back_in_order_and_exact():

@@ -9,11 +9,11 @@ import torch
 from sdk_fixtures import MLPAE, digits, train
 
 import aelog
-from aelog import format as fmt
-from aelog import live_alert
 from aelog.diagnosis.types import CauseFinding, Diagnosis
-from aelog.live_alert import CollapseDetected, CollapseWarning
-from aelog.probe_guard import AelogWarning
+from aelog.logfile import format as fmt
+from aelog.sdk import live_alert
+from aelog.sdk.live_alert import CollapseDetected, CollapseWarning
+from aelog.sdk.probe_guard import AelogWarning
 
 
 class FakeEngine:

@@ -21,8 +21,8 @@ from sdk_fixtures import (
 from torch import nn
 
 import aelog
-from aelog import format as fmt
-from aelog.runs import load_runs
+from aelog.logfile import format as fmt
+from aelog.logfile.runs import load_runs
 
 HEADLINE = (
     fmt.RELATIVE_ERROR, fmt.OUTPUT_VARIANCE_RATIO, fmt.CODE_EFFECTIVE_RANK, fmt.GRAD_NORM,

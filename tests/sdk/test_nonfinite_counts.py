@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from aelog import format as fmt
+from aelog.logfile import format as fmt
 from aelog.probes import optimizer as probe
 
 

@@ -10,7 +10,7 @@ import torch
 from sdk_fixtures import MLPAE, digits, train
 
 import aelog
-from aelog import format as fmt
+from aelog.logfile import format as fmt
 
 
 class PlainSGD(torch.optim.Optimizer):

@@ -14,8 +14,8 @@ from sdk_fixtures import MLPAE, digits, train
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import aelog
-from aelog import format as fmt
-from aelog.runs import load_runs
+from aelog.logfile import format as fmt
+from aelog.logfile.runs import load_runs
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

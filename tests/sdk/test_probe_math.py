@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from aelog import format as fmt
-from aelog.outputs import UnexpectedOutput, parse_output, parse_pair
+from aelog.logfile import format as fmt
 from aelog.probes.code import code_stats, kl_per_dimension, vae_stats
 from aelog.probes.data import FingerprintDirection, input_stats
 from aelog.probes.symptom import symptom_stats
@@ -18,6 +17,7 @@ from aelog.probes.units import (
     per_unit_max,
     unit_similarity,
 )
+from aelog.sdk.outputs import UnexpectedOutput, parse_output, parse_pair
 
 
 def _effective_rank(x: np.ndarray) -> float:
@@ -262,7 +262,7 @@ def test_output_parsing():
 def test_only_never_negative_activations_take_the_mean_for_the_mean_abs():
     from torch import nn
 
-    from aelog.model_inspect import watched_layers
+    from aelog.sdk.model_inspect import watched_layers
 
     class MyReLU(nn.ReLU):  # a subclass may output anything
         def forward(self, x):

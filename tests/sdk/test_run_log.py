@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from aelog import format as fmt
-from aelog import run_log
-from aelog.run_data import RunData
-from aelog.run_log import RunLog
-from aelog.runs import load_run
+from aelog.logfile import format as fmt
+from aelog.logfile import run_log
+from aelog.logfile.run_data import RunData
+from aelog.logfile.run_log import RunLog
+from aelog.logfile.runs import load_run
 
 
 def _same(left: RunData, right: RunData) -> None:

@@ -8,7 +8,7 @@ import random
 import pytest
 from tensorboard.compat.proto import event_pb2, summary_pb2
 
-from aelog.scalar_event import ScalarEventEncoder, varint
+from aelog.logfile.scalar_event import ScalarEventEncoder, varint
 
 
 def _protobuf_bytes(step: int, wall_time: float, values: dict[str, float]) -> bytes:

@@ -43,7 +43,7 @@ def test_bit_identical_parameters(tmp_path, case):
     watched, watched_rng, monitor = _train(
         make_model, data, 30, watch_dir=tmp_path, log_every=1, identity_every=1
     )
-    assert monitor.run_data().signal(aelog.format.IDENTITY_RATIO) is not None
+    assert monitor.run_data().signal(aelog.logfile.format.IDENTITY_RATIO) is not None
     assert plain.keys() == watched.keys()
     for name in plain:
         assert torch.equal(plain[name], watched[name]), name

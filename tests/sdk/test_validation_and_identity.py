@@ -7,7 +7,7 @@ from sdk_fixtures import MLPAE, digits, train
 from torch import nn
 
 import aelog
-from aelog import format as fmt
+from aelog.logfile import format as fmt
 
 
 def test_eval_forwards_are_validation(tmp_path):

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aelog.diagnosis.types import CAUSE_IDS, CauseFinding
-from aelog.run_data import RunData
+from aelog.logfile.run_data import RunData
 
 
 @dataclass

@@ -7,10 +7,10 @@ small data set does exactly that on purpose.
 
 from __future__ import annotations
 
-from aelog import format as fmt
 from aelog.diagnosis import measures as m
 from aelog.diagnosis.causes.base import Cause, Evidence
-from aelog.run_data import RunData
+from aelog.logfile import format as fmt
+from aelog.logfile.run_data import RunData
 
 MOSTLY_DUPLICATES = 0.75
 """three quarters of a batch are copies of other samples in it."""

@@ -4,12 +4,12 @@ gradient, so they never recover; a dead bottleneck passes nothing to the decoder
 
 from __future__ import annotations
 
-from aelog import format as fmt
 from aelog.diagnosis import measures as m
 from aelog.diagnosis import model_info as info
 from aelog.diagnosis.causes.base import Cause, Evidence
 from aelog.diagnosis.outcome import shortfall
-from aelog.run_data import RunData
+from aelog.logfile import format as fmt
+from aelog.logfile.run_data import RunData
 
 DEAD = 0.5
 """half the units of a ReLU layer dead on every sample of a batch is no longer normal."""

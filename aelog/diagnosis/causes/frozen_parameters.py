@@ -4,12 +4,12 @@ requires_grad off, or a detached latent that blocks the encoder's gradient).
 
 from __future__ import annotations
 
-from aelog import format as fmt
 from aelog.diagnosis import measures as m
 from aelog.diagnosis import model_info as info
 from aelog.diagnosis.causes.base import Cause, Evidence
 from aelog.diagnosis.outcome import shortfall
-from aelog.run_data import RunData
+from aelog.logfile import format as fmt
+from aelog.logfile.run_data import RunData
 
 
 def _declared(run: RunData, facts: list[str]) -> float:

@@ -5,12 +5,12 @@ cannot tell them apart; only biases or noise break the tie, slowly.
 
 from __future__ import annotations
 
-from aelog import format as fmt
 from aelog.diagnosis import measures as m
 from aelog.diagnosis import model_info as info
 from aelog.diagnosis.causes.base import Cause, Evidence
 from aelog.diagnosis.outcome import shortfall
-from aelog.run_data import RunData
+from aelog.logfile import format as fmt
+from aelog.logfile.run_data import RunData
 
 IDENTICAL = 0.999
 """|cosine| between weight rows above which two units are copies."""

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import math
 
-from aelog import format as fmt
 from aelog.diagnosis import measures as m
 from aelog.diagnosis import model_info as info
 from aelog.diagnosis.causes.base import Cause, Evidence
 from aelog.diagnosis.outcome import shortfall
-from aelog.run_data import RunData
+from aelog.logfile import format as fmt
+from aelog.logfile.run_data import RunData
 
 LARGE = 2.5
 """a layer initialised above 2.5x PyTorch's default std counts as growing the signal."""

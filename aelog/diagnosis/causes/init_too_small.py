@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import math
 
-from aelog import format as fmt
 from aelog.diagnosis import measures as m
 from aelog.diagnosis import model_info as info
 from aelog.diagnosis.causes.base import Cause, Evidence
 from aelog.diagnosis.outcome import shortfall
-from aelog.run_data import RunData
+from aelog.logfile import format as fmt
+from aelog.logfile.run_data import RunData
 
 CONSTANT_FILL = 1e-6
 """a weight std this far below the default is a constant fill, not a small random init."""

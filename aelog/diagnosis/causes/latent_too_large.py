@@ -5,11 +5,11 @@ identity reconstructs both equally well (identity_ratio near 1).
 
 from __future__ import annotations
 
-from aelog import format as fmt
 from aelog.diagnosis import measures as m
 from aelog.diagnosis import model_info as info
 from aelog.diagnosis.causes.base import Cause, Evidence
-from aelog.run_data import RunData
+from aelog.logfile import format as fmt
+from aelog.logfile.run_data import RunData
 
 STRUCTURED = 0.6
 """data effective rank below 60% of the input size: there is structure to learn."""

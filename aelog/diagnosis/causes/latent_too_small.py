@@ -5,12 +5,12 @@ because the data needs more dimensions than k.
 
 from __future__ import annotations
 
-from aelog import format as fmt
 from aelog.diagnosis import measures as m
 from aelog.diagnosis import model_info as info
 from aelog.diagnosis.causes.base import Cause, Evidence
 from aelog.diagnosis.context import NO_STRUCTURE, error_still_falling
-from aelog.run_data import RunData
+from aelog.logfile import format as fmt
+from aelog.logfile.run_data import RunData
 
 
 def _score(run: RunData) -> Evidence | None:

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from aelog import format as fmt
 from aelog.diagnosis import measures as m
 from aelog.diagnosis import model_info as info
 from aelog.diagnosis.causes.base import Cause, Evidence
-from aelog.run_data import RunData
+from aelog.logfile import format as fmt
+from aelog.logfile.run_data import RunData
 
 UNREACHABLE = 0.1
 """10% of the targets' range out of the output's reach starts to count."""

@@ -8,13 +8,13 @@ import bisect
 
 import numpy as np
 
-from aelog import format as fmt
 from aelog.diagnosis import measures as m
 from aelog.diagnosis import model_info as info
 from aelog.diagnosis.causes.base import Cause, Evidence
 from aelog.diagnosis.context import outputs_look_like_logits
 from aelog.diagnosis.outcome import shortfall
-from aelog.run_data import RunData
+from aelog.logfile import format as fmt
+from aelog.logfile.run_data import RunData
 
 BIG_UPDATE = 0.05
 """weights moving by 5% of their norm per step: far past a stable step (~1e-3)."""

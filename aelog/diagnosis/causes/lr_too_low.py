@@ -4,12 +4,12 @@ the whole run they barely change and the loss stays flat.
 
 from __future__ import annotations
 
-from aelog import format as fmt
 from aelog.diagnosis import measures as m
 from aelog.diagnosis import model_info as info
 from aelog.diagnosis.causes.base import Cause, Evidence
 from aelog.diagnosis.outcome import shortfall
-from aelog.run_data import RunData
+from aelog.logfile import format as fmt
+from aelog.logfile.run_data import RunData
 
 BARELY_MOVED = 0.1
 """parameters moved by under 10% of their norm over the whole run (an estimate: the

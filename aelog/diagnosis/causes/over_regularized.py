@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from aelog import format as fmt
 from aelog.diagnosis import measures as m
 from aelog.diagnosis import model_info as info
 from aelog.diagnosis.causes.base import Cause, Evidence
 from aelog.diagnosis.outcome import shortfall
-from aelog.run_data import RunData, Series
+from aelog.logfile import format as fmt
+from aelog.logfile.run_data import RunData, Series
 
 WARMUP = 20
 """steps before the gradient's direction says anything about a penalty."""

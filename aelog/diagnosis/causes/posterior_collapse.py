@@ -4,12 +4,12 @@ dimension is ~0 the code carries nothing and the decoder outputs the mean.
 
 from __future__ import annotations
 
-from aelog import format as fmt
 from aelog.diagnosis import measures as m
 from aelog.diagnosis import model_info as info
 from aelog.diagnosis.causes.base import Cause, Evidence
 from aelog.diagnosis.outcome import shortfall
-from aelog.run_data import RunData
+from aelog.logfile import format as fmt
+from aelog.logfile.run_data import RunData
 
 ACTIVE = 0.01
 """Burda et al. (2015): a dimension is active when Var_x(E[z|x]) > 0.01."""

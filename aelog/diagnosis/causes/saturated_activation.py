@@ -4,12 +4,12 @@ they stop learning and pass (nearly) the same value for every input.
 
 from __future__ import annotations
 
-from aelog import format as fmt
 from aelog.diagnosis import measures as m
 from aelog.diagnosis import model_info as info
 from aelog.diagnosis.causes.base import Cause, Evidence
 from aelog.diagnosis.outcome import shortfall
-from aelog.run_data import RunData
+from aelog.logfile import format as fmt
+from aelog.logfile.run_data import RunData
 
 SATURATED = 0.3
 """a third of a layer's units pinned at a limit for almost the whole batch."""

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from aelog import format as fmt
 from aelog.diagnosis import measures as m
 from aelog.diagnosis.causes.base import Cause, Evidence
-from aelog.run_data import RunData, Series
+from aelog.logfile import format as fmt
+from aelog.logfile.run_data import RunData, Series
 
 GAP = 1.5
 """validation error 1.5x the training error or more: memorisation, not noise."""

@@ -10,10 +10,15 @@ import torch
 from torch import nn
 
 import aelog
-from aelog import format as fmt
-from aelog.model_inspect import architecture, default_init_std, has_own_parameters, is_activation
+from aelog.logfile import format as fmt
 from aelog.probes.optimizer import is_decoupled
 from aelog.probes.units import identical_rows_fraction
+from aelog.sdk.model_inspect import (
+    architecture,
+    default_init_std,
+    has_own_parameters,
+    is_activation,
+)
 
 SUMMARY_CHARS = 4000
 

@@ -28,10 +28,10 @@ from collections.abc import Callable
 
 import torch
 
-from aelog.probe_guard import AelogWarning, ProbeGuard, user_stacklevel
 from aelog.probes import code as code_probe
 from aelog.probes import symptom as symptom_probe
-from aelog.tensor_utils import matching_shape
+from aelog.sdk.probe_guard import AelogWarning, ProbeGuard, user_stacklevel
+from aelog.sdk.tensor_utils import matching_shape
 
 AGREE_TIMEOUT_S = float(os.environ.get("AELOG_DIST_AGREE_TIMEOUT_S", "10"))
 """how long rank 0 waits for every rank to call watch() before measuring alone."""

@@ -10,8 +10,8 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable
 
-from aelog.probe_guard import user_stacklevel
-from aelog.run_data import RunData
+from aelog.logfile.run_data import RunData
+from aelog.sdk.probe_guard import user_stacklevel
 
 
 class CollapseWarning(UserWarning):

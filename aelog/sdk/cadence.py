@@ -8,7 +8,7 @@ stopped at any step N, then has a logged point in every tenth of its steps, abou
 points per tenfold of steps (10 per doubling), at a cost that grows with the logarithm
 of the run, not the run. Powers of two keep it deterministic: two runs of one script
 log the same steps, and runs of different lengths share their points. The monitor adds
-one more point when the run ends (:meth:`aelog.monitor.Monitor.close`), so its verdict
+one more point when the run ends (:meth:`aelog.sdk.monitor.Monitor.close`), so its verdict
 is about the end of the run.
 
 The budget is kept in books over the whole run, from the first logging step: what

@@ -1,6 +1,6 @@
 """RunData: one run's series and metadata as numpy arrays, the diagnosis engine's only input.
 
-Two adapters build it (event files in :mod:`aelog.runs`, TensorBoard's data provider in
+Two adapters build it (event files in :mod:`aelog.logfile.runs`, TensorBoard's data provider in
 the plugin) and one engine reads it. Imports numpy only.
 """
 
@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from aelog import format as fmt
+from aelog.logfile import format as fmt
 
 
 @dataclass(frozen=True)

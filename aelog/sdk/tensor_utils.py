@@ -6,7 +6,7 @@ from collections import defaultdict
 
 import torch
 
-from aelog.outputs import UnexpectedOutput
+from aelog.sdk.outputs import UnexpectedOutput
 
 
 def first_tensor(args: tuple, kwargs: dict) -> torch.Tensor | None:

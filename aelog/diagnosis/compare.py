@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from aelog import format as fmt
-from aelog.run_data import RunData, Series
+from aelog.logfile import format as fmt
+from aelog.logfile.run_data import RunData, Series
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 from tensorboard.compat.proto import event_pb2
 
-from aelog import record_crc
-from aelog.record_crc import masked_crc32c
+from aelog.logfile import record_crc
+from aelog.logfile.record_crc import masked_crc32c
 
 _HEADER = struct.Struct("<QI")
 _MAX_RECORD_BYTES = 64 << 20

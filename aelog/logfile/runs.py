@@ -6,9 +6,9 @@ import json
 import os
 from collections import defaultdict
 
-from aelog import format as fmt
-from aelog.event_reader import read_event_file
-from aelog.run_data import RunData
+from aelog.logfile import format as fmt
+from aelog.logfile.event_reader import read_event_file
+from aelog.logfile.run_data import RunData
 
 
 class NoRunsError(ValueError):

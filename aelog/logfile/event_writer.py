@@ -15,9 +15,9 @@ import time
 
 from tensorboard.compat.proto import event_pb2, summary_pb2, tensor_pb2, types_pb2
 
-from aelog import format as fmt
-from aelog.record_crc import masked_crc32c
-from aelog.scalar_event import ScalarEventEncoder
+from aelog.logfile import format as fmt
+from aelog.logfile.record_crc import masked_crc32c
+from aelog.logfile.scalar_event import ScalarEventEncoder
 
 
 def frame_record(data: bytes) -> bytes:

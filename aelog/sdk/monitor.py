@@ -17,29 +17,9 @@ import weakref
 import torch
 from torch import nn
 
-from aelog import distributed, run_metadata
-from aelog import format as fmt
-from aelog.backward_end import BackwardEnd
-from aelog.cadence import Cadence
-from aelog.live_alert import CollapseAlert, CollapseDetected
-from aelog.loss_scale import (
-    find_grad_scaler,
-    raw_gradient_shrink,
-    skipped_inside_step,
-    step_scale,
-)
-from aelog.model_inspect import (
-    WatchedLayer,
-    named_encoder,
-    narrowest,
-    output_activation,
-    per_sample_width,
-    resolve_latent,
-    watched_layers,
-)
-from aelog.outputs import ParsedOutput, UnexpectedOutput, parse_output, parse_pair
-from aelog.probe_guard import AelogWarning, ProbeGuard, user_stacklevel
-from aelog.probe_state import training_mode, untouched_buffers
+from aelog.logfile import format as fmt
+from aelog.logfile.run_data import RunData
+from aelog.logfile.run_log import RunLog
 from aelog.probes import code as code_probe
 from aelog.probes import data as data_probe
 from aelog.probes import identity as identity_probe
@@ -48,11 +28,31 @@ from aelog.probes import optimizer as optimizer_probe
 from aelog.probes import symptom as symptom_probe
 from aelog.probes import units as units_probe
 from aelog.probes.identity import untouched_rng
-from aelog.run_data import RunData
-from aelog.run_log import RunLog
-from aelog.skipped_steps import SkippedSteps
-from aelog.tensor_utils import HostBatch, first_tensor, input_place, matching_shape, with_input
-from aelog.watch_args import (
+from aelog.sdk import distributed, run_metadata
+from aelog.sdk.backward_end import BackwardEnd
+from aelog.sdk.cadence import Cadence
+from aelog.sdk.live_alert import CollapseAlert, CollapseDetected
+from aelog.sdk.loss_scale import (
+    find_grad_scaler,
+    raw_gradient_shrink,
+    skipped_inside_step,
+    step_scale,
+)
+from aelog.sdk.model_inspect import (
+    WatchedLayer,
+    named_encoder,
+    narrowest,
+    output_activation,
+    per_sample_width,
+    resolve_latent,
+    watched_layers,
+)
+from aelog.sdk.outputs import ParsedOutput, UnexpectedOutput, parse_output, parse_pair
+from aelog.sdk.probe_guard import AelogWarning, ProbeGuard, user_stacklevel
+from aelog.sdk.probe_state import training_mode, untouched_buffers
+from aelog.sdk.skipped_steps import SkippedSteps
+from aelog.sdk.tensor_utils import HostBatch, first_tensor, input_place, matching_shape, with_input
+from aelog.sdk.watch_args import (
     OptimizerArg,
     TargetFn,
     check_model,
@@ -62,7 +62,7 @@ from aelog.watch_args import (
     target_reader,
     trained_params,
 )
-from aelog.wrappers import averages_across_ranks, watch_target
+from aelog.sdk.wrappers import averages_across_ranks, watch_target
 
 _grad_enabled = torch.is_grad_enabled
 _ACTIVE: weakref.WeakKeyDictionary[nn.Module, Monitor] = weakref.WeakKeyDictionary()
@@ -93,7 +93,7 @@ class Monitor:
     step and
     stretches further whenever the measured cost of logging would exceed
     ``overhead_budget`` of the training time (see
-    :class:`aelog.cadence.Cadence`); ``log_every=N`` fixes it instead.
+    :class:`aelog.sdk.cadence.Cadence`); ``log_every=N`` fixes it instead.
 
     Promises:
 

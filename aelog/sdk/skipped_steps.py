@@ -26,7 +26,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from aelog.backward_end import BackwardEnd
+from aelog.sdk.backward_end import BackwardEnd
 
 
 class SkippedSteps:

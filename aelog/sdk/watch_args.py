@@ -16,9 +16,9 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from aelog.probe_guard import AelogWarning, user_stacklevel
 from aelog.probes import optimizer as optimizer_probe
-from aelog.run_metadata import layer_init_stats
+from aelog.sdk.probe_guard import AelogWarning, user_stacklevel
+from aelog.sdk.run_metadata import layer_init_stats
 
 TargetFn = Callable[..., torch.Tensor]
 OptimizerArg = torch.optim.Optimizer | Sequence[torch.optim.Optimizer] | None

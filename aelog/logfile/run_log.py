@@ -15,9 +15,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from aelog.event_writer import EventWriter
-from aelog.probe_guard import AelogWarning, user_stacklevel
-from aelog.run_data import RunData, Series
+from aelog.logfile.event_writer import EventWriter
+from aelog.logfile.run_data import RunData, Series
+from aelog.sdk.probe_guard import AelogWarning, user_stacklevel
 
 MEMORY_POINTS = 2000
 """points per series the in-memory copy keeps at least; at twice this, every other point
