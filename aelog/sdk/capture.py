@@ -1,0 +1,278 @@
+"""What a logging step captures while the user's step runs: inputs, outputs, the code,
+layer activations and gradients, as tensors, with no host transfer.
+
+A part of :class:`aelog.sdk.monitor.Monitor`, which holds the state these methods read.
+
+Each capture keeps references or small reductions on the device; the values are read
+back in one transfer when the step ends (:class:`StepValues`).
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+from torch import nn
+
+from aelog.logfile import format as fmt
+from aelog.probes import code as code_probe
+from aelog.probes import data as data_probe
+from aelog.probes import optimizer as optimizer_probe
+from aelog.probes import symptom as symptom_probe
+from aelog.probes import units as units_probe
+from aelog.sdk.backward_end import BackwardEnd
+from aelog.sdk.loss_scale import (
+    find_grad_scaler,
+    skipped_inside_step,
+    step_scale,
+)
+from aelog.sdk.model_inspect import (
+    WatchedLayer,
+    narrowest,
+    output_activation,
+    per_sample_width,
+)
+from aelog.sdk.outputs import ParsedOutput, UnexpectedOutput, parse_output, parse_pair
+from aelog.sdk.tensor_utils import first_tensor, matching_shape
+
+
+class StepCapture:
+    """One part of :class:`~aelog.sdk.monitor.Monitor` (see the module); the state it reads
+    is the Monitor's, set up in its ``__init__``."""
+
+    def _discard_capture(self) -> None:
+        self._detach(self._capture_hooks)
+        self._detach(self._grad_hooks)
+        self._reset_step_state()
+
+    def _start_capture(self, args: tuple) -> None:
+        started = time.perf_counter()
+        self._capture_started = started
+        self._capturing = True
+        inputs = first_tensor(args, {})
+        self._batch_hint = int(inputs.shape[0]) if inputs is not None and inputs.dim() else None
+        self._attach_capture_hooks()
+        if self._skips is not None:
+            self._skips.arm()  # a skip would void this step's measurement: watch for one
+        if self.optimizer is None:
+            self._guard.run("optimizer", self._start_measure_without_optimizer)
+        elif not self._ranks_average_gradients:
+            self._guard.run("optimizer", self._watch_raw_gradients)
+        self._cost += time.perf_counter() - started
+
+    def _reset_step_state(self) -> None:
+        self._captured = False
+        self._capturing = False
+        self._pending: dict[str, torch.Tensor] = {}
+        self._pending_layers: dict[str, dict[str, torch.Tensor]] = {}
+        self._code: tuple[torch.Tensor, torch.Tensor | None] | None = None
+        self._measure = optimizer_probe.StepMeasure()
+        self._grad_hooks: list = []
+        self._backward_end: BackwardEnd | None = None
+        self._last_unit_dim = -1
+        self._executed: list[tuple[str, int, nn.Module]] = []
+        self._executed_outputs: dict[str, object] = {}
+        self._output_owners: dict[int, str] = {}
+        self._replay: tuple | None = None
+        self._batch_hint: int | None = None
+        self._last_full_output: torch.Tensor | None = None
+        self._cost = 0.0
+
+    def _capture_layer(self, layer: WatchedLayer, output) -> None:
+        if isinstance(output, (tuple, list)):
+            output = output[0] if output and isinstance(output[0], torch.Tensor) else None
+        if not isinstance(output, torch.Tensor) or not output.is_floating_point():
+            return
+        if self._batch_inputs is not None and output.numel() == self._batch_inputs.numel():
+            self._last_full_output = output  # the reconstruction, if model(x) is never called
+            if self._backward_end is not None:  # ... whose backward the gradients come from
+                self._backward_end.watch(output)
+        if layer.unit_dim is not None:
+            self._last_unit_dim = layer.unit_dim
+        unit_dim = layer.unit_dim if layer.unit_dim is not None else self._last_unit_dim
+        if self._log.metadata is None:
+            self._output_owners.setdefault(id(output), layer.name)
+        if self._code_name is None and self._log.metadata is None:
+            width = per_sample_width(output, self._batch_hint or output.shape[0])
+            if width is not None:
+                self._executed.append((layer.name, width, layer.module))
+                self._keep_if_narrowest(layer.name, width, output)
+        elif self._log.metadata is None:
+            self._executed.append((layer.name, 0, layer.module))
+        if layer.name not in self._pending_layers:
+            self._pending_layers[layer.name] = units_probe.activation_stats(
+                output, unit_dim if output.dim() > 1 else -1, layer.limits, layer.nonnegative
+            )
+
+    def _keep_if_narrowest(self, name: str, width: int, output: torch.Tensor) -> None:
+        """Copy only the outputs that may turn out to be the code: the narrowest so far."""
+        if width > min(w for _, w, _ in self._executed):
+            return
+        widths = {n: w for n, w, _ in self._executed}
+        self._executed_outputs = {
+            n: kept for n, kept in self._executed_outputs.items() if widths[n] == width
+        }
+        self._executed_outputs[name] = output.detach().clone()
+
+    def _capture_from_layers(self) -> None:
+        """The batch ends without ``model(x)``: read it from the layers that did run."""
+        inputs, output = self._batch_inputs, self._last_full_output
+        self._detach(self._capture_hooks)
+        self._capturing, self._captured = False, True
+        if output is None:
+            raise UnexpectedOutput(
+                "no layer produced an output the size of the batch input; the reconstruction "
+                "cannot be found (pass target= when the model does not reconstruct its input)"
+            )
+        self._capture_forward((inputs,), {}, output)
+        self._replay = None  # the identity check calls model(x), which this loop does not use
+
+    def _capture_code(self, output) -> None:
+        code, logvar = parse_pair(output)
+        self._code = (code.detach().clone(), None if logvar is None else logvar.detach().clone())
+
+    def _capture_forward(self, args: tuple, kwargs: dict, output) -> None:
+        inputs = first_tensor(args, kwargs)
+        if inputs is None:
+            raise UnexpectedOutput("the model was called without a tensor input")
+        if inputs.dim() == 0 or inputs.shape[0] < 2:
+            return  # batch statistics need two samples; the next logging step will have them
+        parsed = self._guard.run("output", parse_output, output)
+        target = self._target(inputs) if self._target else inputs
+        slow = self._slow_signals_now()
+        if self._log.metadata is None:
+            self._inspect_first_forward(inputs, parsed)
+        code, logvar = self._code if self._code is not None else (None, None)
+        if parsed is not None and parsed.mu is not None:
+            code, logvar = parsed.mu.detach(), parsed.logvar
+        if code is not None:
+            self._code_size = int(code[0].numel())
+            self._shapes.setdefault("latent_size", self._code_size)
+            stats = self._guard.run("code", code_probe.code_stats, code,
+                                    similarity=slow)
+            self._pending.update(stats or {})
+            if logvar is not None:
+                self._pending.update(
+                    self._guard.run("vae", code_probe.vae_stats, code, logvar) or {}
+                )
+        if parsed is not None and self._guard.active("symptom"):
+            recon = matching_shape(parsed.reconstruction_values(), target)
+            stats = self._guard.run(
+                "symptom", symptom_probe.symptom_stats, recon, target.detach(), self._code_size,
+                data=slow,
+            )
+            self._pending.update(stats or {})
+        result = self._guard.run(
+            "data", data_probe.input_stats, inputs, self._input_fingerprint,
+            self._previous_input_fingerprint, batch=slow,
+        )
+        if result is not None:
+            stats, fingerprint = result
+            if fingerprint is not None:
+                self._previous_input_fingerprint = fingerprint
+            self._pending.update(stats)
+        if parsed is not None:
+            self._replay = (inputs.detach(), target.detach(), args, kwargs)
+        if parsed is not None and self._sync is not None:
+            self._sync.stash(parsed.reconstruction_values(), target, code)
+
+    def _inspect_first_forward(self, inputs: torch.Tensor, parsed: ParsedOutput | None) -> None:
+        """Shapes, output activation and (unless named) the bottleneck, from one forward."""
+        self._shapes["input_shape"] = list(inputs.shape)
+        self._shapes["batch_size"] = int(inputs.shape[0])
+        if parsed is not None:
+            self._shapes["output_shape"] = list(parsed.reconstruction.shape)
+            self._shapes["is_vae"] = parsed.is_vae
+        self._shapes["output_activation"] = output_activation([m for _, _, m in self._executed])
+        if self._code_name is None and not (parsed is not None and parsed.is_vae):
+            choice = narrowest([(name, width) for name, width, _ in self._executed])
+            if choice is not None:
+                name = choice[0]
+                self._code_name, self._code_module = name, self.model.get_submodule(name)
+                self._code = (self._executed_outputs[name], None)
+        if parsed is not None and parsed.mu is not None and self._code_name is None:
+            self._code_name = self._output_owners.get(id(parsed.mu))  # the layer giving mu
+        self._shapes["latent_module"] = self._code_name
+        if self._code is not None and self._code[1] is not None:
+            self._shapes["is_vae"] = True
+        self._executed_outputs, self._output_owners = {}, {}
+
+    def _accumulate_validation(self, args: tuple, kwargs: dict, output) -> None:
+        """Sums over eval batches between logging steps; one NaN-safe ratio at the next one."""
+        inputs = first_tensor(args, kwargs)
+        if inputs is None or inputs.shape[0] < 2:
+            return
+        parsed = parse_output(output)
+        target = self._target(inputs) if self._target else inputs
+        recon = matching_shape(parsed.reconstruction_values(), target)
+        sums = symptom_probe.validation_sums(recon, target)
+        self._val_sums = sums if self._val_sums is None else self._val_sums + sums
+        self._val_batches += 1
+
+    def _validation_values(self) -> dict[str, float]:
+        error, target_spread, output_spread = self._val_sums.tolist()
+        self._val_sums, self._val_batches = None, 0
+        if target_spread <= 0:
+            return {}
+        return {
+            fmt.scalar_tag(fmt.VAL_RELATIVE_ERROR): error / target_spread,
+            fmt.scalar_tag(fmt.VAL_OUTPUT_VARIANCE_RATIO): output_spread / target_spread,
+        }
+
+    def _snapshot_before_step(self) -> None:
+        optimizer_probe.snapshot_weights(self._params, self._measure)
+        self._measure.settings = self._optimizer_settings()
+
+    def _read_gradients_after_step(self, optimizer: torch.optim.Optimizer) -> None:
+        """Unscaled, clipped: the gradients the step used; the scaler's scale if it had one."""
+        scaler = find_grad_scaler()
+        self._measure.loss_scale = step_scale(optimizer, scaler)
+        self._measure.skipped_inside = skipped_inside_step(optimizer)
+        if self._measure.loss_scale is not None and self._skips is not None:
+            self._skips.watch_always()  # mixed precision skips steps by design
+        optimizer_probe.read_gradients(self._params, self._measure)
+        if self._skips is not None:
+            self._skips.follow_gradients([item.tensor for item in self._params])
+
+    def _watch_raw_gradients(self) -> None:
+        """|g|^2 as backward leaves it (before unscaling and clipping), this step only."""
+        self._measure.raw_grad_sq = [None] * len(self._params)
+        self._measure.raw_shrink = self._raw_shrink
+        self._read_at_backward_end("clipping", self._read_raw_gradients)
+
+    def _read_raw_gradients(self) -> None:
+        shrink = self._measure.raw_shrink
+        for index, item in enumerate(self._params):
+            grad = item.tensor.grad
+            if grad is None:
+                continue
+            grad = grad.detach().reshape(-1)
+            if grad.dtype not in (torch.float32, torch.float64):
+                grad = grad.float()
+            if shrink != 1.0:  # a power of two: exact, and the scaled squares cannot overflow
+                grad = grad * shrink
+            self._measure.raw_grad_sq[index] = torch.dot(grad, grad)
+
+    def _start_measure_without_optimizer(self) -> None:
+        """Weights now; gradients when backward has made them (the loop may zero them)."""
+        optimizer_probe.snapshot_weights(self._params, self._measure)
+        count = len(self._params)
+        self._measure.grad_sq = [torch.zeros(())] * count
+        self._measure.grad_dot_weight = [torch.zeros(())] * count
+        self._read_at_backward_end("optimizer", self._read_gradients_now)
+
+    def _read_gradients_now(self) -> None:
+        for index, item in enumerate(self._params):
+            grad_sq, dot = optimizer_probe.gradient_terms(item.tensor)
+            self._measure.grad_sq[index] = grad_sq
+            self._measure.grad_dot_weight[index] = dot
+
+    def _read_at_backward_end(self, probe: str, read) -> None:
+        """``read()`` at the end of every backward through this logging step's forwards
+        (see ``BackwardEnd``: no hook is left on the parameters)."""
+        watcher = BackwardEnd(lambda: self._guard.run(probe, read),
+                              on_error=lambda error: self._guard.fail(probe, error))
+        self._backward_end = watcher
+        self._grad_hooks.append(watcher)
+        self._grad_hooks.append(
+            watcher.watch_forwards_of(self._entry, skip=lambda: self._in_probe))

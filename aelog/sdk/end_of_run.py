@@ -1,0 +1,70 @@
+"""The run's end, measured: one more forward of the last training batch at close.
+
+A part of :class:`aelog.sdk.monitor.Monitor`, which holds the state these methods read.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+from aelog.logfile import format as fmt
+from aelog.probes.identity import untouched_rng
+from aelog.sdk.probe_state import training_mode, untouched_buffers
+
+
+class EndOfRun:
+    """One part of :class:`~aelog.sdk.monitor.Monitor` (see the module); the state it reads
+    is the Monitor's, set up in its ``__init__``."""
+
+    def _record_close(self) -> None:
+        """How far the run trained, and what logging cost it: a small model's last logging
+        step can come long before its end (the budget spaces them out), and a chart that
+        stops there would otherwise read as a run that stopped."""
+        elapsed = time.time() - self._start_time
+        values = (self.step, self.cadence.logged, self.cadence.overhead(elapsed))
+        record = {"kind": fmt.CLOSED_RECORD, **dict(zip(fmt.CLOSED_FIELDS, values, strict=True)),
+                  "logging_seconds": self.cadence.logging_seconds}
+        if self._final_step is not None:
+            record["final_step"] = self._final_step
+        self._log.record(self.step, record)
+
+    def _measure_end(self) -> None:
+        """The run's end, measured: one forward of the last training batch in the mode it
+        was trained in, with gradients off, every RNG and BatchNorm statistic as it was,
+        then the same signals as a logging step (less the update, which needs a step) and
+        the identity check, at the step count reached. A run whose last logging step came
+        long before its end is still judged on how it ended."""
+        if self._logged_steps and self._last_logged_step == self.step:
+            return  # the last step was measured as it ended (no optimizer: no update since)
+        started = time.perf_counter()
+        self._detach(self._grad_hooks)
+        self._detach(self._step_hooks)
+        self._detach(self._capture_hooks)
+        self._reset_step_state()
+        sync, self._sync = self._sync, None  # one rank's own measurement: no collectives
+        args, kwargs = self._last_args, self._last_kwargs or {}
+        self._last_args, self._last_kwargs = (), None  # the batch is not held past close
+        self._measuring_end = True
+        try:
+            self._capturing = True
+            self._attach_end_hooks()
+            with torch.no_grad(), untouched_rng(self._all_params[0].device), \
+                    untouched_buffers(self.model), training_mode(self.model):
+                if not args and not kwargs:
+                    return
+                self.model(*args, **kwargs)  # eager, unwrapped: no collective, no recompile
+            if not self._captured:
+                return
+            values = self._compute_step(self.step)
+            if values:
+                self._log.scalars(self.step, values)
+                self._final_step = self.step
+        finally:
+            self._measuring_end = False
+            self._sync = sync
+            self._detach(self._capture_hooks)
+            self._detach(self._step_hooks)
+            self._reset_step_state()
+            self.cadence.final_measured(time.perf_counter() - started)
