@@ -76,11 +76,11 @@ class CollapseCallback(Callback):
         self._close()
 
     def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
-        self._close()
+        self._close(measure_end=isinstance(exception, KeyboardInterrupt))
 
-    def _close(self) -> None:
+    def _close(self, measure_end: bool = True) -> None:
         if self.monitor is not None:
-            self.monitor.close()
+            self.monitor.close(measure_end=measure_end)
 
     def _location(self, trainer) -> tuple[str, str | None]:
         if self._logdir is not None:

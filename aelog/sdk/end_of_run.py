@@ -19,9 +19,8 @@ class EndOfRun:
     is the Monitor's, set up in its ``__init__``."""
 
     def _record_close(self) -> None:
-        """How far the run trained, and what logging cost it: a small model's last logging
-        step can come long before its end (the budget spaces them out), and a chart that
-        stops there would otherwise read as a run that stopped."""
+        """How far the run trained, the step its end was measured at, and what logging cost
+        it (seconds and share of the time): the tab's run card says it."""
         elapsed = time.time() - self._start_time
         values = (self.step, self.cadence.logged, self.cadence.overhead(elapsed))
         record = {"kind": fmt.CLOSED_RECORD, **dict(zip(fmt.CLOSED_FIELDS, values, strict=True)),

@@ -224,8 +224,10 @@ class Monitor(HookPoints, StepCapture, StepValues, EndOfRun):
         """An in-memory copy of everything logged so far (what the engine reads)."""
         return self._log.run_data()
 
-    def close(self) -> None:
-        """Finish an open logging step, write what is pending, detach hooks, flush the file."""
+    def close(self, *, measure_end: bool = True) -> None:
+        """Finish an open logging step, measure the run's end (see :class:`EndOfRun`), write
+        what is pending, detach hooks, flush the file. ``measure_end=False`` skips the end's
+        forward (a loop that stopped on an error in its own forward)."""
         if self._closed:
             return
         try:
@@ -237,7 +239,7 @@ class Monitor(HookPoints, StepCapture, StepValues, EndOfRun):
             if self._log.metadata is None:
                 self._guard.run("metadata", self._write_metadata)
             self._final_step = None
-            if self.step > 0 and self._last_kwargs is not None:
+            if measure_end and self.step > 0 and self._last_kwargs is not None:
                 self._guard.run("end of run", self._measure_end)
             if self._val_batches:
                 self._log.scalars(self.step, self._validation_values())
@@ -257,8 +259,10 @@ class Monitor(HookPoints, StepCapture, StepValues, EndOfRun):
     def __enter__(self) -> Monitor:
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+    def __exit__(self, kind: type[BaseException] | None, *exc_info: object) -> None:
+        # Ctrl-C ends a healthy loop: measure its end. Another error may come from the
+        # model's own forward, which the end's forward would only raise again.
+        self.close(measure_end=kind is None or issubclass(kind, KeyboardInterrupt))
 
 
 

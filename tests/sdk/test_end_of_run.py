@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import pytest
 import torch
@@ -145,3 +146,27 @@ def test_a_keyboard_interrupt_inside_with_is_the_users_and_the_end_is_measured(t
     assert run.trained["final_step"] == 41  # 41 steps trained; the 42nd never stepped
     assert run.signal(fmt.RELATIVE_ERROR).steps[-1] == 41
     assert not model._forward_pre_hooks and not any(m._forward_hooks for m in model.modules())
+
+
+def test_an_error_in_the_users_forward_is_not_replayed_at_close(tmp_path):
+    """The model's forward raised: the end's forward would only raise it again. The user's
+    exception comes out unchanged, with no warning of ours."""
+    class Breaks(MLPAE):
+        def forward(self, x):
+            if self.broken:
+                raise ValueError("the user's own bug")
+            return super().forward(x)
+
+    torch.manual_seed(0)
+    model = Breaks()
+    model.broken = False
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(ValueError, match="the user's own bug"):
+            with aelog.watch(model, optimizer, logdir=tmp_path, on_collapse=None) as monitor:
+                train(model, optimizer, digits(), 30)
+                model.broken = True
+                train(model, optimizer, digits(), 1)
+    assert not [w for w in caught if "aelog" in str(w.message)]
+    assert monitor.closed and "final_step" not in monitor.run_data().trained
