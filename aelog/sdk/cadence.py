@@ -129,12 +129,20 @@ class Cadence:
     _pending: tuple[float, float, float | None] | None = None
     """the last log's (reading before it, cost charged, the estimate before it), until the
     reading after it gives its full cost."""
+    _plain_read: bool = False
+    """plain steps have been timed between two readings at least once: from then on, only
+    readings update their estimate."""
     _plain_timed: bool = False
     """plain steps were timed between two readings in this gap (not estimated)."""
     _dense: bool | None = None
     """whether the start is dense; None until decided after ``dense_minimum`` steps."""
     _cheapest: float | None = None
     """the cheapest logging step before that decision, the first one's set-up excluded."""
+    _full_ratio: float | None = None
+    """a log's full cost (the step after it included) over what was charged at once, as the
+    clock readings around logs show it; None until a log was read in full."""
+    _unread_seconds: float = 0.0
+    """what logs no reading showed in full were charged, until ``_full_ratio`` is known."""
     _origin: float | None = None
     """the clock when the first logging step began: the whole run's books start there."""
 
@@ -168,19 +176,31 @@ class Cadence:
             self._decide_dense_start(step, cost_seconds)
         previous = self._log_seconds
         self._log_seconds = self._estimate_with(previous, cost_seconds)
-        if (not self._plain_timed and self._last_end is not None
+        if (not self._plain_read and self._last_end is not None
                 and self._last_step is not None and step > self._last_step):
             plain = (now - self._last_end - cost_seconds) / (step - self._last_step)
             if plain > 0:
                 self._plain_step_seconds = _smooth(self._plain_step_seconds, plain)
         self._last_end, self._last_step = now, step
         self.next_step = self._plan(step, now)
+        read_in_full = self._before is not None and self.next_step - step >= 3
+        if not read_in_full:
+            self._charge_unread(cost_seconds)
         self._pending = None if self._before is None else (self._before, cost_seconds, previous)
         self._before, self._plain_timed = None, False
         if self.next_step - step >= 3:  # room for a plain step between the two readings
             self.wake_step, self._phase = step + 2, "after"
         else:
             self.wake_step, self._phase, self._pending = self.next_step, "idle", None
+
+    def _charge_unread(self, cost_seconds: float) -> None:
+        """A log whose full cost no clock reading will show (logs too close together, early
+        in a run): charged at the ratio of full to own cost the readings showed, or, until
+        one has, kept aside and charged when it does."""
+        if self._full_ratio is None:
+            self._unread_seconds += cost_seconds
+        else:
+            self.logging_seconds += (self._full_ratio - 1) * cost_seconds
 
     def final_measured(self, cost_seconds: float) -> None:
         """The measurement made when the run ends: charged to the books like a log."""
@@ -198,8 +218,11 @@ class Cadence:
         elif self._phase == "before":
             if self._after is not None and steps_done > self._after[0]:
                 plain = (now - self._after[1]) / (steps_done - self._after[0])
-                self._plain_step_seconds = _smooth(self._plain_step_seconds, plain)
-                self._plain_timed = True
+                # the first reading replaces the estimate from the time between logs, which
+                # holds the slower steps after them
+                self._plain_step_seconds = _smooth(
+                    self._plain_step_seconds if self._plain_read else None, plain)
+                self._plain_timed = self._plain_read = True
             self._before, self._phase = now, "idle"
 
     def _charge_in_full(self, now: float) -> None:
@@ -213,6 +236,11 @@ class Cadence:
         if extra > 0:
             self.logging_seconds += extra
             self._log_seconds = self._estimate_with(previous, charged + extra)
+        if charged > 0:
+            ratio = min(SPIKE_CAP, max(1.0, (charged + extra) / charged))
+            self._full_ratio = _smooth(self._full_ratio, ratio)
+            self.logging_seconds += (self._full_ratio - 1) * self._unread_seconds
+            self._unread_seconds = 0.0
 
     @staticmethod
     def _estimate_with(previous: float | None, cost: float) -> float:
@@ -265,8 +293,8 @@ class Cadence:
         quiet = (at - step - 1) * self.quiet_step_seconds
         spent = self.logging_seconds + self.quiet_step_seconds * max(0, step + 1 - self.logged)
         elapsed = now - self._origin + (at - step) * self._plain_step_seconds
-        return spent + quiet + self._log_seconds <= max(self.budget * elapsed,
-                                                        self._paced_allowance(at))
+        limit = max(self.budget * elapsed, self._paced_allowance(at))
+        return spent + quiet + self._log_seconds <= limit
 
     def _paced_allowance(self, step: int) -> float:
         """The part of ``allowance`` a run may have spent by ``step``: all of it by the step
