@@ -59,6 +59,10 @@ class Case:
     image: bool = False
     healthy: bool = True
     """the run is healthy at its end (checked on held-out digits, without aelog)."""
+    may_thin: bool = False
+    """its logging steps cost about a step each (the conv autoencoder): 25 points a decade
+    are more than max(2%, 0.5 s) pays for on a run this short, so the books thin them;
+    judged then on gaps of at most 40% of the step, not on every tenth."""
 
 
 CASES = [
@@ -68,7 +72,8 @@ CASES = [
     Case("mlp_2000", "MLP, Adam 1e-3, 2,000 steps", 2000, DigitsMLPAutoencoder),
     Case("mlp_slow_start_600", "MLP, Adam 3e-4, 600 steps: near the mean at step 100, "
          "recovers", 600, DigitsMLPAutoencoder, lr=3e-4),
-    Case("conv_800", "conv AE, Adam 1e-3, 800 steps", 800, DigitsConvAutoencoder, image=True),
+    Case("conv_800", "conv AE, Adam 1e-3, 800 steps (may thin)", 800, DigitsConvAutoencoder,
+         image=True, may_thin=True),
 ]
 
 
@@ -99,9 +104,16 @@ class Coverage:
         return any(p >= 0.95 * self.case.steps for p in self.points)
 
     @property
+    def widest_gap(self) -> float:
+        """The widest gap after step 20, as a share of the step it starts from."""
+        later = [p for p in self.points if p >= 20]
+        return max(((b - a) / a for a, b in zip(later, later[1:], strict=False)), default=0.0)
+
+    @property
     def ok(self) -> bool:
         verdict_ok = (self.status == "healthy" and not self.causes) if self.case.healthy else True
-        return not self.empty_tenths and self.in_last_5_percent and verdict_ok
+        covered = self.widest_gap <= 0.4 if self.case.may_thin else not self.empty_tenths
+        return covered and self.in_last_5_percent and verdict_ok
 
 
 def _batches(steps: int, seed: int, image: bool) -> tuple[list[torch.Tensor], torch.Tensor]:
@@ -182,8 +194,10 @@ def measure_coverage(workdir: str, echo=print) -> list[Coverage]:
     return results
 
 
-def measure_cost(workdir: str, repeats: int = 3, echo=print) -> dict:
-    """Bare, aelog, bare again, ``repeats`` times, on the 2,000-step MLP run."""
+def measure_cost(workdir: str, repeats: int = 5, echo=print) -> dict:
+    """Bare, aelog, bare again, ``repeats`` times, on the 2,000-step MLP run: each round's
+    extra is aelog's run less the mean of the bare runs around it (the machine drifts
+    between rounds), the figure the median over the rounds."""
     case = next(c for c in CASES if c.name == "mlp_2000")
     train(case, None)  # warm caches and the allocator before timing anything
     bare, watched = [], []
@@ -194,10 +208,12 @@ def measure_cost(workdir: str, repeats: int = 3, echo=print) -> dict:
         echo(f"  round {index + 1}: bare {bare[-2]:.2f} s, aelog {watched[-1]:.2f} s, "
              f"bare {bare[-1]:.2f} s")
     bare_seconds = float(np.median(bare))
-    extra = float(np.median(watched)) - bare_seconds
+    around = [(bare[2 * i] + bare[2 * i + 1]) / 2 for i in range(repeats)]
+    extra = float(np.median([w - b for w, b in zip(watched, around, strict=True)]))
+    noise = float(np.median([abs(bare[2 * i] - bare[2 * i + 1]) for i in range(repeats)]))
     return {"steps": case.steps, "bare": bare, "aelog": watched, "bare_median": bare_seconds,
             "extra": extra, "allowed": COST_TARGET[0] * bare_seconds + COST_TARGET[1],
-            "noise": float(np.max(bare) - np.min(bare))}
+            "noise": noise}
 
 
 def render(results: list[Coverage], cost: dict, context: dict) -> str:
@@ -209,9 +225,9 @@ def render(results: list[Coverage], cost: dict, context: dict) -> str:
         "verdict is `aelog diagnose --json` in a fresh process; 'held out' is measured "
         "without aelog on the 297 digits the runs never trained on.", "",
         "| run | steps | points logged (end included) | last logging step | end measured at "
-        "| empty tenths | point in last 5% | spread at step 100 / at end | held-out error, "
-        "spread | verdict | ok |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| empty tenths | widest gap / step | point in last 5% | spread at step 100 / at end "
+        "| held-out error, spread | verdict | ok |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         at_100, at_end = (_number(v) for v in (r.spread_at_100, r.spread_at_end))
@@ -219,7 +235,7 @@ def render(results: list[Coverage], cost: dict, context: dict) -> str:
         lines.append(
             f"| {r.case.description} | {r.case.steps:,} | {len(r.points)} | "
             f"{max(r.logged[:-1] if r.final_step else r.logged)} | {r.final_step} | "
-            f"{', '.join(map(str, r.empty_tenths)) or 'none'} | "
+            f"{', '.join(map(str, r.empty_tenths)) or 'none'} | {r.widest_gap:.0%} | "
             f"{'yes' if r.in_last_5_percent else 'NO'} | {at_100} / {at_end} | "
             f"{r.held_out_error:.3f}, {r.held_out_spread:.3f} | {verdict} | "
             f"{'yes' if r.ok else 'NO'} |")
@@ -227,9 +243,10 @@ def render(results: list[Coverage], cost: dict, context: dict) -> str:
     lines += [
         "",
         f"Whole-run cost, {cost['steps']:,}-step MLP run (watch() to close(), end measurement "
-        f"included), three rounds of bare / aelog / bare: bare {cost['bare_median']:.2f} s "
-        f"(median of {len(cost['bare'])}; they spread over {cost['noise']:.2f} s), aelog "
-        f"{np.median(cost['aelog']):.2f} s: **+{cost['extra']:.2f} s** against at most "
+        f"included), {len(cost['aelog'])} rounds of bare / aelog / bare: bare "
+        f"{cost['bare_median']:.2f} s (median; the two bare runs of a round differ by "
+        f"{cost['noise']:.2f} s, median), aelog {np.median(cost['aelog']):.2f} s; aelog less "
+        f"the bare runs around it, median: **{cost['extra']:+.2f} s** against at most "
         f"{cost['allowed']:.2f} s (3% of bare plus 0.5 s): "
         f"{'within' if within else 'OVER'}.", "",
     ]
@@ -244,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true", help="replace its RESULTS.md section")
     parser.add_argument("--out", default=RESULTS)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     started = time.monotonic()
