@@ -63,6 +63,19 @@ def _bottleneck_limited(run: RunData, causes: list[CauseFinding]) -> bool:
     return spread is not None and spread >= VARIED_OUTPUTS
 
 
+def _end_not_measured(run: RunData) -> list[str]:
+    """A closed run whose last measurement came well before its end (an older aelog, or a
+    loop whose model was never called to replay): the verdict is about that step."""
+    trained, last = run.trained, run.last_step
+    if not trained or "final_step" in trained or last is None:
+        return []
+    steps = int(trained["steps"])
+    if last >= 0.95 * steps:
+        return []
+    return [f"the run trained {steps} steps but was last measured at step {last}: this "
+            "verdict is about that step, not how the run ended"]
+
+
 def diagnose_run(run: RunData) -> Diagnosis:
     """Status (healthy / at_risk / collapsed, since when) and ranked causes for one run."""
     diagnosis = Diagnosis(run=run.name, status=HEALTHY, tags=run.tags)
@@ -87,6 +100,7 @@ def diagnose_run(run: RunData) -> Diagnosis:
     diagnosis.symptom.extend(symptom.facts)
     diagnosis.notes.extend(symptom.notes)
     diagnosis.notes.extend(describe_data_limits(run))
+    diagnosis.notes.extend(_end_not_measured(run))
 
     causes = {c.id: c for c in _causes()}
     findings, unchecked = [], []

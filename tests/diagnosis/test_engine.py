@@ -151,3 +151,16 @@ def test_a_collapse_after_a_recovery_is_dated_from_its_own_start():
     diagnosis = _trajectory(spread, error, steps)
     assert diagnosis.status == COLLAPSED
     assert diagnosis.since_step == 400  # not 0, where 87% of the points since hold
+
+
+def test_a_verdict_says_when_it_is_not_about_the_end_of_the_run():
+    steps = np.arange(0, 105, 5)
+    closed = {"kind": fmt.CLOSED_RECORD, "steps": 800, "logging_steps": 21,
+              "logging_overhead": 0.05}
+    old = build(healthy_signals(steps), healthy_layers(steps), healthy_metadata(),
+                steps=steps)
+    old.records.append(closed)
+    (note,) = [n for n in diagnose_run(old).notes if "last measured" in n]
+    assert note.startswith("the run trained 800 steps but was last measured at step 100")
+    old.records[-1] = {**closed, "steps": 100, "final_step": 100}
+    assert not [n for n in diagnose_run(old).notes if "last measured" in n]
