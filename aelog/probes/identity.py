@@ -11,12 +11,12 @@ batch, the two of them cost a large model about half a training step.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import torch
 
 from aelog.logfile import format as fmt
+from aelog.probes.state import in_mode, untouched_rng
 from aelog.probes.symptom import reconstruction_stats
 
 IDENTITY_SAMPLES = 32
@@ -38,29 +38,6 @@ def matched_random_like(batch: torch.Tensor, generator: torch.Generator,
     return mean + std * noise.to(values.device)
 
 
-@contextmanager
-def eval_mode(model: torch.nn.Module) -> Iterator[None]:
-    """Every module in eval mode, each one's own mode restored afterwards."""
-    modes = [(module, module.training) for module in model.modules()]
-    model.eval()
-    try:
-        yield
-    finally:
-        for module, training in modes:
-            module.training = training
-
-
-@contextmanager
-def untouched_rng(device: torch.device) -> Iterator[None]:
-    """A model that samples noise in forward (a VAE) must not move the global RNG."""
-    if device.type == "cpu":
-        with torch.random.fork_rng(devices=[]):
-            yield
-    else:
-        with torch.random.fork_rng(devices=[device], device_type=device.type):
-            yield
-
-
 def identity_stats(
     forward: Callable[[torch.Tensor], torch.Tensor | None],
     inputs: torch.Tensor,
@@ -80,7 +57,7 @@ def identity_stats(
     rows = inputs.shape[0] if max_samples is None else max(2, min(max_samples, inputs.shape[0]))
     noise = matched_random_like(inputs, generator, rows)
     inputs, target = inputs[:rows], target[:rows]
-    with torch.no_grad(), untouched_rng(inputs.device), eval_mode(model):
+    with torch.no_grad(), untouched_rng(inputs.device), in_mode(model, training=False):
         on_data = forward(inputs)
         on_noise = forward(noise)
     if on_data is None or on_noise is None:

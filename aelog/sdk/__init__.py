@@ -2,5 +2,5 @@
 schedule (``cadence``), the hooks' helpers (``backward_end``, ``skipped_steps``,
 ``loss_scale``, ``wrappers``, ``distributed``), reading the model and its outputs
 (``model_inspect``, ``outputs``, ``watch_args``, ``tensor_utils``), keeping training
-unchanged and unbroken (``probe_state``, ``probe_guard``), the run's metadata
-(``run_metadata``) and the live warning (``live_alert``)."""
+unbroken (``probe_guard``; what a probe forward puts back: ``aelog.probes.state``), the
+run's metadata (``run_metadata``) and the live warning (``live_alert``)."""

@@ -10,8 +10,7 @@ import time
 import torch
 
 from aelog.logfile import format as fmt
-from aelog.probes.identity import untouched_rng
-from aelog.sdk.probe_state import training_mode, untouched_buffers
+from aelog.probes.state import in_mode, untouched_buffers, untouched_rng
 
 
 class EndOfRun:
@@ -50,7 +49,7 @@ class EndOfRun:
             self._capturing = True
             self._attach_end_hooks()
             with torch.no_grad(), untouched_rng(self._all_params[0].device), \
-                    untouched_buffers(self.model), training_mode(self.model):
+                    untouched_buffers(self.model), in_mode(self.model, training=True):
                 if not args and not kwargs:
                     return
                 self.model(*args, **kwargs)  # eager, unwrapped: no collective, no recompile
