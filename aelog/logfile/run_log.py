@@ -7,16 +7,18 @@ memory.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import warnings
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
 from aelog.logfile.event_writer import EventWriter
 from aelog.logfile.run_data import RunData, Series
+from aelog.logfile.run_dir import claim_run_dir
 from aelog.sdk.probe_guard import AelogWarning, user_stacklevel
 
 MEMORY_POINTS = 2000
@@ -148,8 +150,21 @@ class _Points:
 
 def open_writer(run_dir: str) -> EventWriter:
     """The run's event file, or a clear error naming the directory and what to do."""
-    try:
+    with _clear_errors(run_dir):
         return EventWriter(run_dir)
+
+
+def open_run(logdir: str, run_name: str) -> tuple[str, str]:
+    """``(run_name, run_dir)`` claimed for this process under ``logdir`` (see
+    :mod:`aelog.logfile.run_dir`), with the same clear errors as :func:`open_writer`."""
+    with _clear_errors(os.path.join(logdir, run_name)):
+        return claim_run_dir(logdir, run_name)
+
+
+@contextlib.contextmanager
+def _clear_errors(run_dir: str) -> Iterator[None]:
+    try:
+        yield
     except PermissionError as error:
         raise PermissionError(
             f"aelog.watch cannot write to {run_dir} ({error.strerror or error}); "

@@ -57,7 +57,7 @@ def identity_stats(
     rows = inputs.shape[0] if max_samples is None else max(2, min(max_samples, inputs.shape[0]))
     noise = matched_random_like(inputs, generator, rows)
     inputs, target = inputs[:rows], target[:rows]
-    with torch.no_grad(), untouched_rng(inputs.device), in_mode(model, training=False):
+    with torch.no_grad(), untouched_rng(inputs.device, model), in_mode(model, training=False):
         on_data = forward(inputs)
         on_noise = forward(noise)
     if on_data is None or on_noise is None:

@@ -27,14 +27,36 @@ def in_mode(model: torch.nn.Module, training: bool) -> Iterator[None]:
 
 
 @contextmanager
-def untouched_rng(device: torch.device) -> Iterator[None]:
-    """A model that samples noise in forward (a VAE) must not move the global RNG."""
-    if device.type == "cpu":
-        with torch.random.fork_rng(devices=[]):
-            yield
-    else:
-        with torch.random.fork_rng(devices=[device], device_type=device.type):
-            yield
+def untouched_rng(device: torch.device, model: torch.nn.Module | None = None) -> Iterator[None]:
+    """A model that samples noise in forward (a VAE, a denoising model) must not move any
+    RNG: the global ones, nor a ``torch.Generator`` the model holds as its own."""
+    owned = [(generator, generator.get_state()) for generator in owned_generators(model)]
+    try:
+        if device.type == "cpu":
+            with torch.random.fork_rng(devices=[]):
+                yield
+        else:
+            with torch.random.fork_rng(devices=[device], device_type=device.type):
+                yield
+    finally:
+        for generator, state in owned:
+            generator.set_state(state)
+
+
+def owned_generators(model: torch.nn.Module | None) -> list[torch.Generator]:
+    """Every ``torch.Generator`` held by a module of ``model``: as an attribute, or inside
+    a list, tuple or dict attribute (one level down)."""
+    if model is None:
+        return []
+    found: dict[int, torch.Generator] = {}
+    for module in model.modules():
+        for value in vars(module).values():
+            items = value.values() if isinstance(value, dict) else (
+                value if isinstance(value, (list, tuple)) else (value,))
+            for item in items:
+                if isinstance(item, torch.Generator):
+                    found[id(item)] = item
+    return list(found.values())
 
 
 @contextmanager

@@ -48,7 +48,7 @@ class EndOfRun:
         try:
             self._capturing = True
             self._attach_end_hooks()
-            with torch.no_grad(), untouched_rng(self._all_params[0].device), \
+            with torch.no_grad(), untouched_rng(self._all_params[0].device, self.model), \
                     untouched_buffers(self.model), in_mode(self.model, training=True):
                 if not args and not kwargs:
                     return

@@ -18,7 +18,8 @@ import torch
 from torch import nn
 
 from aelog.logfile.run_data import RunData
-from aelog.logfile.run_log import RunLog
+from aelog.logfile.run_dir import checked_run_name
+from aelog.logfile.run_log import RunLog, open_run
 from aelog.probes import data as data_probe
 from aelog.probes import linalg as linalg_probe
 from aelog.probes import optimizer as optimizer_probe
@@ -138,9 +139,18 @@ class Monitor(HookPoints, StepCapture, StepValues, EndOfRun):
         self._init_layers = initial_layer_stats(model, in_optimizer)
 
         logdir = os.fspath(logdir) if logdir is not None else "runs"
-        self.run_name = run_name or default_run_name(logdir)
+        requested = checked_run_name(run_name) if run_name not in (None, "") else None
+        self.run_name = requested or default_run_name(logdir)
         self.run_dir = os.path.join(logdir, self.run_name)
-        self._log = RunLog(self.run_dir, self.run_name, writer=distributed.writer_for_rank())
+        writer = distributed.writer_for_rank()
+        if writer is None:  # the writing rank: a directory of its own, claimed
+            self.run_name, self.run_dir = open_run(logdir, self.run_name)
+            if requested is not None and self.run_name != requested:
+                warnings.warn(
+                    f"aelog: run '{requested}' already exists in {logdir} (another process, "
+                    f"or an earlier run); this run is written as '{self.run_name}'.",
+                    AelogWarning, stacklevel=user_stacklevel())
+        self._log = RunLog(self.run_dir, self.run_name, writer=writer)
         self._start_time = time.time()
 
         self._guard = ProbeGuard(self._record_failure)

@@ -8,8 +8,25 @@ from sdk_fixtures import MLPAE, VAE, ConvAE, digits, final_state, train
 
 import aelog
 
+
+class DenoisingAE(MLPAE):
+    """Draws its corruption from generators it owns, not from the global RNG: one as an
+    attribute, one inside a dict, and it corrupts in eval mode too."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.noise = torch.Generator().manual_seed(123)
+        self.masks = {"drop": torch.Generator().manual_seed(7)}
+
+    def forward(self, x):
+        noisy = x + 0.3 * torch.randn(x.shape, generator=self.noise)
+        keep = torch.rand(x.shape, generator=self.masks["drop"]) > 0.2
+        return super().forward(noisy * keep)
+
+
 CASES = {
     "mlp_dropout": (lambda: MLPAE(dropout=0.3), lambda: digits()),
+    "denoising_owned_generators": (DenoisingAE, lambda: digits()),
     "conv_batchnorm": (ConvAE, lambda: digits().reshape(-1, 1, 8, 8)),
     "vae_sampling": (VAE, lambda: digits()),
 }
@@ -48,6 +65,31 @@ def test_bit_identical_parameters(tmp_path, case):
     for name in plain:
         assert torch.equal(plain[name], watched[name]), name
     assert torch.equal(plain_rng, watched_rng)  # the global RNG was never drawn from
+
+
+def _train_from_loader(watch_dir=None):
+    """A DataLoader that shuffles and drops inputs with its own generator, in workers' place."""
+    torch.manual_seed(99)
+    model = MLPAE(dropout=0.2)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    loader = torch.utils.data.DataLoader(digits(), batch_size=32, shuffle=True,
+                                         generator=torch.Generator().manual_seed(5))
+    monitor = aelog.watch(model, optimizer, logdir=watch_dir, run_name="r", log_every=1,
+                          identity_every=1) if watch_dir is not None else None
+    for _ in range(3):
+        for x in loader:
+            optimizer.zero_grad()
+            ((model(x) - x) ** 2).mean().backward()
+            optimizer.step()
+    if monitor is not None:
+        monitor.close()
+    return final_state(model)
+
+
+def test_bit_identical_with_a_data_loader_owning_its_generator(tmp_path):
+    plain, watched = _train_from_loader(), _train_from_loader(tmp_path)
+    for name in plain:
+        assert torch.equal(plain[name], watched[name]), name
 
 
 def test_identity_check_restores_modes_and_batchnorm(tmp_path):
