@@ -7,6 +7,7 @@ import os
 
 from aelog.cli.loading import diagnose_runs, load_single_run
 from aelog.cli.table import format_number, format_table
+from aelog.cli.terminal_text import one_line, terminal_safe
 from aelog.diagnosis.compare import compare_runs
 from aelog.diagnosis.types import Diagnosis
 
@@ -37,13 +38,14 @@ def run(args: argparse.Namespace) -> int:
         paths = [os.path.join(args.logdir, p) for p in paths]
     a, b = (load_single_run(p) for p in paths)
     a.name, b.name = args.run_a, args.run_b  # as the user named them
-    print(render_comparison(compare_runs(a, b), diagnose_runs([a, b])))
+    print(terminal_safe(render_comparison(compare_runs(a, b), diagnose_runs([a, b]))))
     return 0
 
 
 def render_comparison(result: dict, diagnoses: list[Diagnosis]) -> str:
     name_a, name_b = result["runs"]
-    parts = [f"A: {name_a}  ({_verdict(diagnoses[0])})\nB: {name_b}  ({_verdict(diagnoses[1])})"]
+    parts = [f"A: {one_line(name_a)}  ({_verdict(diagnoses[0])})\n"
+             f"B: {one_line(name_b)}  ({_verdict(diagnoses[1])})"]
 
     differences = result["config_differences"]
     if differences:

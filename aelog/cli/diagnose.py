@@ -10,6 +10,7 @@ import sys
 
 from aelog.cli.loading import diagnose_runs, load_path
 from aelog.cli.table import format_table
+from aelog.cli.terminal_text import one_line, terminal_safe
 from aelog.diagnosis.types import AT_RISK, COLLAPSED, Diagnosis
 
 FAIL_ON = {COLLAPSED: (COLLAPSED,), AT_RISK: (AT_RISK, COLLAPSED)}
@@ -41,11 +42,11 @@ def run(args: argparse.Namespace) -> int:
 
         print(json.dumps(_finite(diagnoses_to_json(diagnoses)), indent=2))
     else:
-        print(render_diagnoses(diagnoses))
+        print(terminal_safe(render_diagnoses(diagnoses)))
     if args.fail_on:
         failing = [d for d in diagnoses if d.status in FAIL_ON[args.fail_on]]
         if failing:
-            names = ", ".join(d.run for d in failing)
+            names = ", ".join(one_line(d.run) for d in failing)
             print(f"aelog: {len(failing)} of {len(diagnoses)} runs met --fail-on "
                   f"{args.fail_on}: {names}", file=sys.stderr)
             return 1
@@ -92,14 +93,14 @@ def _details(d: Diagnosis) -> list[str]:
     if not d.causes and not d.notes and d.status == "healthy":
         return []
     since = "" if d.since_step is None else f" since step {d.since_step}"
-    lines = [f"{d.run}: {d.status}{since}"]
-    lines += [f"  symptom: {s}" for s in d.symptom]
+    lines = [f"{one_line(d.run)}: {d.status}{since}"]
+    lines += [f"  symptom: {one_line(s)}" for s in d.symptom]
     for rank, cause in enumerate(d.causes, 1):
         cause_since = "" if cause.since_step is None else f", since step {cause.since_step}"
         lines.append(f"  {rank}. {cause.id} (confidence {cause.confidence:.2f}{cause_since})")
-        lines += [f"     - {e}" for e in cause.evidence]
-        lines.append(f"     fix: {cause.fix}")
-    lines += [f"  note: {n}" for n in d.notes]
+        lines += [f"     - {one_line(e)}" for e in cause.evidence]
+        lines.append(f"     fix: {one_line(cause.fix)}")
+    lines += [f"  note: {one_line(n)}" for n in d.notes]
     return lines
 
 

@@ -14,6 +14,7 @@ import sys
 from aelog import __version__
 from aelog.cli import compare, demo, diagnose, report
 from aelog.cli.errors import CliError
+from aelog.cli.terminal_text import terminal_safe
 
 COMMANDS = (demo, diagnose, compare, report)
 
@@ -49,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _fail(message: str) -> int:
-    print(f"aelog: error: {message}", file=sys.stderr)
+    print(terminal_safe(f"aelog: error: {message}"), file=sys.stderr)
     return 2
 
 

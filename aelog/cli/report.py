@@ -6,6 +6,7 @@ import argparse
 
 from aelog.cli.errors import CliError
 from aelog.cli.loading import diagnose_runs, load_path
+from aelog.cli.terminal_text import terminal_safe
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -33,5 +34,5 @@ def run(args: argparse.Namespace) -> int:
     except OSError as error:
         raise CliError(f"{args.out}: cannot write: {error.strerror or error}") from None
     collapsed = sum(d.status == "collapsed" for d in diagnoses)
-    print(f"wrote {args.out}: {len(runs)} runs, {collapsed} collapsed")
+    print(terminal_safe(f"wrote {args.out}: {len(runs)} runs, {collapsed} collapsed"))
     return 0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from aelog.cli.terminal_text import one_line
+
 
 def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(1, width - 1)] + "…"
@@ -14,7 +16,7 @@ def format_table(
 ) -> str:
     """Columns padded to their widest cell (capped by ``max_widths``), two spaces apart."""
     limits = list(max_widths) if max_widths else [10**6] * len(header)
-    cells = [[_cut(str(c), limits[i]) for i, c in enumerate(row)] for row in [header, *rows]]
+    cells = [[_cut(one_line(c), limits[i]) for i, c in enumerate(row)] for row in [header, *rows]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     lines = []
     for row in cells:

@@ -10,6 +10,7 @@ import aelog
 from aelog.demo.data import load_digit_images
 from aelog.demo.progress import Progress
 from aelog.demo.scenarios import SCENARIOS, Scenario
+from aelog.logfile.run_dir import CLAIM_FILE
 
 BATCH_SIZE = 64
 VALIDATION_SIZE = 297
@@ -17,13 +18,13 @@ VALIDATE_EVERY = 50
 
 
 def clear_run_dir(run_dir: str) -> None:
-    """Remove event files an earlier demo left in this run directory (and nothing else),
-    so re-running the demo does not mix two trainings in one run."""
+    """Remove event files an earlier demo left in this run directory, and its claim on the
+    name (and nothing else), so re-running the demo replaces its runs in place."""
     if not os.path.isdir(run_dir):
         return
     for name in os.listdir(run_dir):
         path = os.path.join(run_dir, name)
-        if "tfevents" in name and os.path.isfile(path):
+        if ("tfevents" in name or name == CLAIM_FILE) and os.path.isfile(path):
             os.remove(path)
 
 

@@ -10,7 +10,13 @@ from aelog.diagnosis import measures as m
 from aelog.diagnosis.causes import all_causes
 from aelog.diagnosis.causes.base import Cause
 from aelog.diagnosis.context import describe_data_limits
-from aelog.diagnosis.symptom import UNEXPLAINED_SPAN, measure_symptom
+from aelog.diagnosis.nonfinite import INPUTS_FIX, NonFiniteOrigin, nonfinite_origin
+from aelog.diagnosis.symptom import (
+    AT_RISK_ERROR,
+    AT_RISK_SPREAD,
+    UNEXPLAINED_SPAN,
+    measure_symptom,
+)
 from aelog.diagnosis.types import AT_RISK, COLLAPSED, HEALTHY, CauseFinding, Diagnosis
 from aelog.logfile import format as fmt
 from aelog.logfile.run_data import RunData
@@ -76,6 +82,39 @@ def _end_not_measured(run: RunData) -> list[str]:
             "verdict is about that step, not how the run ended"]
 
 
+def _ended_too_short(run: RunData) -> bool:
+    """Closed with outputs near the mean, before any verdict on them could hold."""
+    if run.trained is None or m.logged_steps(run) >= UNEXPLAINED_SPAN:
+        return False
+    spread = m.tail_median(run, fmt.OUTPUT_VARIANCE_RATIO)
+    error = m.tail_median(run, fmt.RELATIVE_ERROR)
+    return (spread is not None and spread < AT_RISK_SPREAD
+            and (error is None or error > AT_RISK_ERROR))
+
+
+def _too_short(run: RunData) -> str:
+    trained = run.trained or {}
+    steps = int(trained.get("steps") or m.logged_steps(run))
+    return (f"too short to judge: the run ended after {steps} steps; outputs near the "
+            f"mean count as collapse only after {UNEXPLAINED_SPAN} steps with no cause in "
+            "sight. Train longer to tell a slow start from a collapse.")
+
+
+def _blame_the_inputs(diagnosis: Diagnosis, origin: NonFiniteOrigin) -> None:
+    """NaN/Inf that came in with the data is no training cause: what went wrong with the
+    weights from then on is its consequence. The 15 causes do not name it; say so."""
+    kept = [c for c in diagnosis.causes
+            if c.since_step is not None and c.since_step < origin.first_step]
+    dropped = [c.id for c in diagnosis.causes if c not in kept]
+    diagnosis.causes = kept
+    diagnosis.notes[:] = [n for n in diagnosis.notes if not n.startswith("relative error")]
+    text = (f"cause not among the 15: the training inputs held NaN/Inf {origin.when()}, "
+            "and the model's values are NaN/Inf from then on")
+    if dropped:
+        text += f" (ruled out as consequences: {', '.join(dropped)})"
+    diagnosis.notes.append(text + ". Fix: " + INPUTS_FIX)
+
+
 def diagnose_run(run: RunData) -> Diagnosis:
     """Status (healthy / at_risk / collapsed, since when) and ranked causes for one run."""
     diagnosis = Diagnosis(run=run.name, status=HEALTHY, tags=run.tags)
@@ -94,6 +133,9 @@ def diagnose_run(run: RunData) -> Diagnosis:
         diagnosis.notes.append(
             f"not enough data: {points} logged step(s), need {MIN_LOGGED_POINTS} for a verdict"
         )
+        if run.trained is not None:  # the run is over: it will never have enough
+            diagnosis.status = AT_RISK
+            diagnosis.notes.append(_too_short(run))
         return diagnosis
 
     symptom = measure_symptom(run)
@@ -118,6 +160,9 @@ def diagnose_run(run: RunData) -> Diagnosis:
         if finding is not None:
             findings.append(finding)
     diagnosis.causes = _rank(findings, causes)
+    origin = nonfinite_origin(run)
+    if origin is not None and origin.from_inputs and symptom.status == COLLAPSED:
+        _blame_the_inputs(diagnosis, origin)
     if unchecked:
         listed = ", ".join(unchecked)
         diagnosis.notes.append(f"not checked, their signals were not logged (no VAE, no "
@@ -132,17 +177,25 @@ def diagnose_run(run: RunData) -> Diagnosis:
             "it), this is as good as it gets; otherwise: " + finding.fix)
     unexplained = not diagnosis.causes and symptom.span is not None
     if status != HEALTHY and unexplained and symptom.span < UNEXPLAINED_SPAN:
-        diagnosis.notes.append(
-            f"outputs near the mean for {symptom.span} steps with no cause in sight: common "
-            f"early in training, flagged if it lasts {UNEXPLAINED_SPAN} steps"
-        )
-        status, since = HEALTHY, None
+        if run.trained is not None:  # ended that way: too short to judge, not healthy
+            status = AT_RISK
+            diagnosis.notes.append(_too_short(run))
+        else:
+            diagnosis.notes.append(
+                f"outputs near the mean for {symptom.span} steps with no cause in sight: "
+                f"common early in training, flagged if it lasts {UNEXPLAINED_SPAN} steps"
+            )
+            status, since = HEALTHY, None
+    if status == HEALTHY and not diagnosis.causes and _ended_too_short(run):
+        status, since = AT_RISK, None
+        diagnosis.notes.append(_too_short(run))
     if status == HEALTHY and diagnosis.causes:
         status = AT_RISK
         steps = [c.since_step for c in diagnosis.causes if c.since_step is not None]
         since = min(steps) if steps else None
     diagnosis.status, diagnosis.since_step = status, since
-    if status == COLLAPSED and not diagnosis.causes:
+    blamed_inputs = origin is not None and origin.from_inputs
+    if status == COLLAPSED and not diagnosis.causes and not blamed_inputs:
         diagnosis.notes.append(
             "cause uncertain: no cause's evidence is strong enough to name one"
         )

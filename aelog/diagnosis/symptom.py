@@ -14,6 +14,7 @@ import numpy as np
 
 from aelog.diagnosis import measures as m
 from aelog.diagnosis.context import error_still_falling, outputs_look_like_logits
+from aelog.diagnosis.nonfinite import nonfinite_origin
 from aelog.diagnosis.types import AT_RISK, COLLAPSED, HEALTHY
 from aelog.logfile import format as fmt
 from aelog.logfile.run_data import RunData, Series
@@ -49,6 +50,17 @@ class Symptom:
 
 
 def _nonfinite(run: RunData) -> Symptom | None:
+    found = _nonfinite_now(run)
+    if found is None:
+        return None
+    origin = nonfinite_origin(run)
+    if origin is not None and origin.first_step <= (found.since_step or 0):
+        found.since_step = origin.first_step  # the per-step watch dates it exactly
+        found.facts.extend(origin.facts())
+    return found
+
+
+def _nonfinite_now(run: RunData) -> Symptom | None:
     for name in (fmt.NONFINITE_OUTPUT_FRACTION, fmt.NONFINITE_WEIGHT_FRACTION):
         series = run.signal(name)
         if series is None:
@@ -59,13 +71,14 @@ def _nonfinite(run: RunData) -> Symptom | None:
             what = "outputs" if name == fmt.NONFINITE_OUTPUT_FRACTION else "weights"
             share = float(series.values[-1])
             return Symptom(COLLAPSED, since, [
-                f"{m.fmt_num(100 * share)}% of {what} are NaN/Inf since step {since}"
+                f"{m.fmt_num(100 * share)}% of {what} are NaN/Inf at the last logged step"
             ])
     error = run.signal(fmt.RECON_MSE)  # not the relative error: 0/0 on constant targets
     if error is not None and len(error) and not np.isfinite(error.values[-1]):
         holds = ~np.isfinite(error.values)
         since = m.since_step(error, holds)
-        return Symptom(COLLAPSED, since, [f"reconstruction error is NaN/Inf since step {since}"])
+        return Symptom(COLLAPSED, since, ["reconstruction error is NaN/Inf at the last "
+                                          "logged step"])
     return None
 
 

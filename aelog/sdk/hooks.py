@@ -39,6 +39,7 @@ class HookPoints:
         """
         self._handles.append(self._entry.register_forward_pre_hook(
             self._on_forward_start, with_kwargs=True))
+        self._handles.append(self._entry.register_forward_hook(self._on_forward_output))
         for optimizer in self.optimizers:
             self._handles.append(optimizer.register_step_post_hook(self._after_step))
         if self.optimizers:
@@ -107,6 +108,8 @@ class HookPoints:
     def _on_forward_start(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
         if self._quiet and module.training and _grad_enabled():
             self._last_args, self._last_kwargs = args, kwargs
+            if self._nonfinite.active:
+                self._watch_inputs(args, kwargs)
             return  # a training forward between logging steps
         if self._closed or self._in_probe or self._measuring_end:
             return
@@ -118,12 +121,35 @@ class HookPoints:
                 )
                 return
             self._last_args, self._last_kwargs = args, kwargs
+            if self._nonfinite.active:
+                self._watch_inputs(args, kwargs)
             if self._batch_inputs is None:
                 self._training_batch(args)
         except CollapseDetected:
             raise
         except Exception as error:  # noqa: BLE001 - the user's forward must run regardless
             self._stop_after_failure(error)
+
+    def _on_forward_output(self, module: nn.Module, args: tuple, output) -> None:
+        """Every training forward's output, into the NaN/Inf watch (two cheap checks first)."""
+        if not self._nonfinite.active or self._in_probe or self._measuring_end:
+            return
+        if self._closed or not (module.training and _grad_enabled()):
+            return
+        try:
+            self._nonfinite.outputs(self.step, output)
+        except Exception as error:  # noqa: BLE001 - the user's forward has returned
+            self._nonfinite_failed(error)
+
+    def _watch_inputs(self, args: tuple, kwargs: dict) -> None:
+        try:
+            self._nonfinite.inputs(self.step, args, kwargs)
+        except Exception as error:  # noqa: BLE001 - the user's forward must run
+            self._nonfinite_failed(error)
+
+    def _nonfinite_failed(self, error: Exception) -> None:
+        self._nonfinite.active = False
+        self._guard.fail("nonfinite", error)
 
     def _training_batch(self, args: tuple) -> None:
         """A training batch enters the model: count skipped steps, open a capture if logging."""

@@ -33,6 +33,7 @@ from aelog.sdk.model_inspect import (
     resolve_latent,
     watched_layers,
 )
+from aelog.sdk.nonfinite_watch import NonFiniteWatch
 from aelog.sdk.probe_guard import AelogWarning, ProbeGuard, user_stacklevel
 from aelog.sdk.skipped_steps import SkippedSteps
 from aelog.sdk.step_values import StepValues
@@ -183,6 +184,8 @@ class Monitor(HookPoints, StepCapture, StepValues, EndOfRun):
         self._shapes: dict = {}
         self._generator = torch.Generator(device="cpu")
         self._generator.manual_seed(0xAE106)
+        self._nonfinite = NonFiniteWatch()
+        self._nonfinite.plan(0, self.cadence.next_step)
         self._input_fingerprint = data_probe.FingerprintDirection()
         self._previous_input_fingerprint: torch.Tensor | None = None
         self._reset_step_state()
@@ -248,6 +251,8 @@ class Monitor(HookPoints, StepCapture, StepValues, EndOfRun):
                 self._finish_step(self.step)
             if self._log.metadata is None:
                 self._guard.run("metadata", self._write_metadata)
+            if self._nonfinite.active:  # the steps since the last logging step
+                self._guard.run("nonfinite", self._check_nonfinite, self.step)
             self._final_step = None
             if measure_end and self.step > 0 and self._last_kwargs is not None:
                 self._guard.run("end of run", self._measure_end)

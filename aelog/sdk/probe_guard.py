@@ -39,6 +39,9 @@ class ProbeGuard:
     def __init__(self, on_failure: Callable[[str, BaseException], None]) -> None:
         self.disabled: set[str] = set()
         self._on_failure = on_failure
+        self._told: set[str] = set()
+        """failures already warned about: one cause (an output that does not match its
+        target) failing several probes is one warning; each probe still goes off."""
 
     def active(self, name: str) -> bool:
         return name not in self.disabled
@@ -55,12 +58,15 @@ class ProbeGuard:
 
     def fail(self, name: str, error: BaseException) -> None:
         self.disabled.add(name)
-        warnings.warn(
-            f"aelog: the {name} probe failed and is switched off "
-            f"({type(error).__name__}: {error}); training goes on.",
-            AelogWarning,
-            stacklevel=user_stacklevel(),
-        )
+        reason = f"{type(error).__name__}: {error}"
+        if reason not in self._told:
+            self._told.add(reason)
+            warnings.warn(
+                f"aelog: the {name} probe failed and is switched off ({reason}); "
+                "training goes on.",
+                AelogWarning,
+                stacklevel=user_stacklevel(),
+            )
         try:
             self._on_failure(name, error)
         except Exception:  # noqa: BLE001 - reporting a failure must not fail

@@ -17,6 +17,7 @@ from aelog.probes import units as units_probe
 from aelog.sdk.loss_scale import (
     raw_gradient_shrink,
 )
+from aelog.sdk.nonfinite_watch import nonfinite_layers
 from aelog.sdk.outputs import parse_output
 from aelog.sdk.tensor_utils import HostBatch, input_place, matching_shape, with_input
 
@@ -64,11 +65,23 @@ class StepValues:
         if self._alert.enabled and self._diagnose_now(step):
             self._diagnosed_at = step
             diagnosis = self._guard.run("diagnosis", self._alert.diagnose, self.run_data())
+        if self._nonfinite.active:
+            self._guard.run("nonfinite", self._check_nonfinite, step)
         now = time.perf_counter()
         span = None if self._capture_started is None else now - self._capture_started
         self._capture_started = None
         self.cadence.logged_step(step, self._cost + now - started, span)
+        self._nonfinite.plan(step + 1, self.cadence.next_step)
         return diagnosis
+
+    def _check_nonfinite(self, step: int) -> None:
+        """The first NaN/Inf since the last logging step, dated and placed, recorded once."""
+        found = self._nonfinite.read()
+        if found is None:
+            return
+        self._nonfinite.active = False
+        found.update(nonfinite_layers(self.model))
+        self._log.record(step, {"kind": fmt.NONFINITE_RECORD, **found})
 
     def _compute_step(self, step: int) -> dict[str, float]:
         """Every signal of this logging step, read back to the host in one transfer."""

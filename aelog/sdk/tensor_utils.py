@@ -41,9 +41,13 @@ def matching_shape(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return output
     if output.numel() == target.numel():
         return output.reshape(target.shape)
-    raise UnexpectedOutput(
-        f"the reconstruction has shape {tuple(output.shape)} but the target has "
-        f"{tuple(target.shape)}; pass target= if the model does not reconstruct its input"
+    sample = tuple(output.shape[1:]) if output.dim() else ()
+    wanted = tuple(target.shape[1:]) if target.dim() else ()
+    if sample == wanted:  # the batch sizes differ, not the samples
+        sample, wanted = tuple(output.shape), tuple(target.shape)
+    raise UnexpectedOutput(  # per sample, so one mismatch reads the same in every probe
+        f"the reconstruction has shape {sample} per sample but the target has {wanted}; "
+        "pass target= if the model does not reconstruct its input"
     )
 
 

@@ -80,6 +80,35 @@ def test_outputs_at_the_mean_early_without_a_cause_are_not_flagged_yet():
     assert diagnose_run(build(signals, metadata={}, steps=steps)).status == COLLAPSED
 
 
+def _closed(run: RunData, steps: int) -> RunData:
+    run.records.append({"step": steps, "kind": fmt.CLOSED_RECORD, "steps": steps,
+                        "logging_steps": steps, "logging_overhead": 0.01})
+    return run
+
+
+def test_a_run_that_ended_too_short_to_judge_is_not_healthy():
+    steps = np.arange(0, 20)
+    signals = {fmt.OUTPUT_VARIANCE_RATIO: np.full(len(steps), 0.0013),
+               fmt.RELATIVE_ERROR: np.full(len(steps), 3.4)}
+    live = diagnose_run(build(signals, metadata={}, steps=steps))
+    assert live.status == HEALTHY  # still training: early, not judged yet
+    ended = diagnose_run(_closed(build(signals, metadata={}, steps=steps), 20))
+    assert ended.status == AT_RISK
+    assert any(n.startswith("too short to judge: the run ended after 20 steps")
+               for n in ended.notes)
+    two = _closed(build({fmt.OUTPUT_VARIANCE_RATIO: np.zeros(2)}, steps=np.array([0, 1])), 2)
+    verdict = diagnose_run(two)
+    assert verdict.status == AT_RISK and any("too short to judge" in n for n in verdict.notes)
+
+
+def test_a_short_run_that_ended_healthy_stays_healthy():
+    run = healthy_run()
+    cut = RunData(run.name, run.metadata,
+                  {k: type(s)(s.steps[s.steps <= 30], s.values[s.steps <= 30])
+                   for k, s in run.signals.items()}, {})
+    assert diagnose_run(_closed(cut, 30)).status == HEALTHY
+
+
 def test_cause_without_symptom_is_at_risk():
     signals = healthy_signals()
     signals[fmt.RELATIVE_ERROR] = curve(1.0, 0.02)

@@ -198,7 +198,13 @@ def test_non_logging_steps_of_these_loops_run_only_the_users_ops(tmp_path):
     step(model, optimizers)  # step 0 logs
     watched = ops(model, optimizers)
     monitor.close()
-    assert watched == plain
+    # the user's ops, plus only the NaN/Inf watch's sums into tensors of its own (see
+    # tests/sdk/test_cost.py): the same few ops per training forward, nothing else
+    assert not plain - watched
+    extra = watched - plain
+    forwards = extra["aten::sum"] // 2
+    assert forwards >= 1 and extra == Counter({op: 2 * forwards for op in (
+        "aten::detach", "aten::sum", "aten::as_strided", "aten::fill_", "aten::add_")})
     assert series(monitor.run_data(), fmt.GRAD_CLIPPED) == [(0, 1.0)]
 
 

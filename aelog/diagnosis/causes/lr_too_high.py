@@ -12,6 +12,7 @@ from aelog.diagnosis import measures as m
 from aelog.diagnosis import model_info as info
 from aelog.diagnosis.causes.base import Cause, Evidence
 from aelog.diagnosis.context import outputs_look_like_logits
+from aelog.diagnosis.nonfinite import nonfinite_origin
 from aelog.diagnosis.outcome import shortfall
 from aelog.logfile import format as fmt
 from aelog.logfile.run_data import RunData
@@ -31,6 +32,12 @@ samples swings by 2x from sampling alone)."""
 
 
 def _nonfinite(run: RunData, facts: list[str]) -> tuple[float, int | None]:
+    origin = nonfinite_origin(run)
+    if origin is not None:
+        if origin.from_inputs:
+            return 0.0, None  # the data brought it: no step size explains that
+        facts.extend(origin.facts())
+        return 1.0, origin.first_step
     for name in (fmt.NONFINITE_GRAD_FRACTION, fmt.NONFINITE_WEIGHT_FRACTION,
                  fmt.NONFINITE_OUTPUT_FRACTION):
         series = run.signal(name)

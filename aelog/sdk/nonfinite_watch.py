@@ -1,0 +1,130 @@
+"""The first step at which NaN or Inf came into the inputs or out of the model.
+
+A NaN that enters at a step between logging steps is everywhere by the next one (weights,
+gradients, outputs), which no longer says where it began. So every training forward adds
+the sum of its inputs and the sum of its output (NaN and Inf survive a sum) into a slot of
+a small buffer on the tensors' device: two reductions into tensors allocated once, no host
+sync. The logging step reads the buffer back; the first non-finite slot dates the first
+NaN/Inf to the step (or to a slot of steps, in gaps of more than ``SLOTS`` steps) and says
+whether it came with the inputs or out of the model.
+Once found, the watch stops: the logging steps measure the rest.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import torch
+
+from aelog.sdk.outputs import RECONSTRUCTION_KEYS
+
+SLOTS = 1024
+INPUTS, OUTPUTS = 0, 1
+WHERE = ("inputs", "outputs")
+
+
+class NonFiniteWatch:
+    def __init__(self) -> None:
+        self.active = True
+        """False once a first NaN/Inf was found (or the watch failed): the hooks skip it."""
+        self._buffer: torch.Tensor | None = None
+        self._slots: list[list[torch.Tensor]] = []
+        self._base = 0
+        self._stride = 1
+        self._used = 0
+        self._pending: dict | None = None
+        self._scratch: list[torch.Tensor] = []
+        self._all_dims: dict[int, tuple[int, ...]] = {}
+
+    def plan(self, first_step: int, next_read_step: int) -> None:
+        """Steps ``first_step`` to ``next_read_step`` share the buffer until it is read."""
+        self._base = first_step
+        self._stride = max(1, math.ceil((next_read_step - first_step + 1) / SLOTS))
+
+    def inputs(self, step: int, args: tuple, kwargs: dict | None) -> None:
+        batch = args[0] if args else next(iter(kwargs.values()), None) if kwargs else None
+        if type(batch) is torch.Tensor and batch.is_floating_point():
+            self._add(INPUTS, step, batch)
+
+    def outputs(self, step: int, output: object) -> None:
+        tensor = _first_tensor(output)
+        if tensor is not None and tensor.is_floating_point():
+            self._add(OUTPUTS, step, tensor)
+
+    def _add(self, kind: int, step: int, tensor: torch.Tensor) -> None:
+        if self._buffer is None or self._buffer.device != tensor.device:
+            self._allocate(tensor.device)
+        slot = min(SLOTS - 1, max(0, (step - self._base) // self._stride))
+        if slot >= self._used:
+            self._used = slot + 1
+        scratch = self._scratch[kind]  # summed into a tensor of ours: nothing allocated
+        torch.sum(tensor.detach(), dim=self._dims(tensor), dtype=torch.float32, out=scratch)
+        self._slots[kind][slot].add_(scratch)
+
+    def _dims(self, tensor: torch.Tensor) -> tuple[int, ...]:
+        rank = tensor.dim()
+        dims = self._all_dims.get(rank)
+        if dims is None:
+            dims = self._all_dims[rank] = tuple(range(rank))
+        return dims
+
+    def _allocate(self, device: torch.device) -> None:
+        if self._buffer is not None:  # moved device mid-run: keep what was seen
+            found = self.read()
+            if found is not None:
+                self._pending = found
+        self._buffer = torch.zeros(2, SLOTS, dtype=torch.float32, device=device)
+        self._slots = [[row[i] for i in range(SLOTS)] for row in self._buffer]
+        self._scratch = [torch.zeros((), dtype=torch.float32, device=device) for _ in WHERE]
+
+    def read(self) -> dict | None:
+        """``{"first_step", "last_step", "where"}`` of the first NaN/Inf since the last read, or
+        None; the buffer starts over. One small device-to-host copy."""
+        if self._pending is not None:
+            found, self._pending = self._pending, None
+            return found
+        if self._buffer is None or not self._used:
+            return None
+        used = self._used
+        with torch.no_grad():
+            sums = self._buffer[:, :used].tolist()
+            self._buffer.zero_()
+        self._used = 0
+        for slot in range(used):
+            for kind in (INPUTS, OUTPUTS):
+                if not math.isfinite(sums[kind][slot]):
+                    first = self._base + slot * self._stride
+                    last = first + self._stride - 1 if slot < SLOTS - 1 else None
+                    return {"first_step": first, "last_step": last, "where": WHERE[kind]}
+        return None
+
+
+def _first_tensor(output: object) -> torch.Tensor | None:
+    if type(output) is torch.Tensor:
+        return output
+    if isinstance(output, Mapping):
+        for key in RECONSTRUCTION_KEYS:
+            value = output.get(key)
+            if isinstance(value, torch.Tensor):
+                return value
+        return next((v for v in output.values() if isinstance(v, torch.Tensor)), None)
+    if isinstance(output, Sequence) and output and isinstance(output[0], torch.Tensor):
+        return output[0]
+    if isinstance(output, torch.Tensor):
+        return output
+    return None
+
+
+def nonfinite_layers(model: torch.nn.Module, limit: int = 5) -> dict[str, list[str]]:
+    """Modules whose weights, or whose gradients, hold NaN/Inf now (model order, at most
+    ``limit`` each): read once, when a first NaN/Inf was found."""
+    found: dict[str, list[str]] = {"weights": [], "gradients": []}
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            layer = name.rsplit(".", 1)[0] if "." in name else "(model)"
+            for key, tensor in (("weights", param), ("gradients", param.grad)):
+                if (tensor is not None and len(found[key]) < limit and layer not in found[key]
+                        and not bool(torch.isfinite(tensor).all())):
+                    found[key].append(layer)
+    return found

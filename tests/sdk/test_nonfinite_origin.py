@@ -1,0 +1,119 @@
+"""Promise: a NaN/Inf is caught at the step it appears, wherever the cadence is, and the
+verdict says when and where it came from; quiet steps still never wait on the device."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from sdk_fixtures import MLPAE, DictAE, TupleAE, digits
+
+import aelog
+from aelog.diagnosis.engine import diagnose_run
+from aelog.logfile import format as fmt
+from aelog.logfile.runs import load_runs
+from aelog.sdk.nonfinite_watch import NonFiniteWatch
+
+
+def _train(tmp_path, steps, fault, fault_at, model=None):
+    """A default-cadence run (no log_every): the fault lands between logging steps."""
+    torch.manual_seed(0)
+    model = model or MLPAE()
+    data = digits()
+    optimizer = torch.optim.Adam(model.parameters(), 1e-3)
+    monitor = aelog.watch(model, optimizer, logdir=tmp_path, run_name="run")
+    for step in range(steps):
+        x = data[(step * 32) % 224:(step * 32) % 224 + 32]
+        if fault == "inputs" and step == fault_at:
+            x = x.clone()
+            x[3, 5] = float("nan")
+        if fault == "weights" and step == fault_at:
+            with torch.no_grad():
+                next(model.parameters()).view(-1)[0] = float("inf")
+        out = model(x)
+        out = out["x_hat"] if isinstance(out, dict) else out[0] if isinstance(out, tuple) else out
+        loss = ((out - x) ** 2).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    monitor.close()
+    (run,) = load_runs(str(tmp_path))
+    return monitor, run
+
+
+def _origin(run):
+    return [r for r in run.records if r.get("kind") == fmt.NONFINITE_RECORD]
+
+
+def test_nan_inputs_between_logging_steps_are_dated_and_blamed_on_the_data(tmp_path):
+    monitor, run = _train(tmp_path, 300, "inputs", 151)
+    logged = monitor.run_data().signal(fmt.RELATIVE_ERROR).steps
+    assert 151 not in logged  # between logging steps: only the per-step watch saw it
+    (origin,) = _origin(run)
+    assert (origin["first_step"], origin["last_step"], origin["where"]) == (151, 151, "inputs")
+    diagnosis = diagnose_run(run)
+    assert diagnosis.status == "collapsed" and diagnosis.since_step == 151
+    assert diagnosis.causes == []  # no training cause: lr_too_high and the rest are consequences
+    assert any("came in with the training inputs at step 151" in f for f in diagnosis.symptom)
+    (note,) = [n for n in diagnosis.notes if n.startswith("cause not among the 15")]
+    assert "lr_too_high" in note and "torch.isfinite(x).all()" in note
+
+
+def test_an_inf_weight_is_dated_to_the_first_output_it_spoils_and_ranked_lr_too_high(tmp_path):
+    _, run = _train(tmp_path, 300, "weights", 133)
+    (origin,) = _origin(run)
+    assert (origin["first_step"], origin["where"]) == (133, "outputs")
+    assert origin["weights"] and origin["weights"][0] == "encoder.0"
+    diagnosis = diagnose_run(run)
+    assert diagnosis.status == "collapsed" and diagnosis.since_step == 133
+    top = diagnosis.causes[0]
+    assert top.id == "lr_too_high" and top.since_step == 133
+    assert "NaN/Inf first came out of the model at step 133, on finite inputs" in top.evidence
+
+
+@pytest.mark.parametrize("model", [TupleAE, DictAE])
+def test_outputs_in_tuples_and_dicts_are_watched(tmp_path, model):
+    _, run = _train(tmp_path, 120, "weights", 47, model=model())
+    (origin,) = _origin(run)
+    assert (origin["first_step"], origin["where"]) == (47, "outputs")
+
+
+def test_a_healthy_run_records_nothing_and_reads_the_device_only_at_logging_steps(
+        tmp_path, monkeypatch):
+    reads = []
+    real = NonFiniteWatch.read
+    monkeypatch.setattr(NonFiniteWatch, "read", lambda self: reads.append(1) or real(self))
+    monitor, run = _train(tmp_path, 200, None, None)
+    assert _origin(run) == []
+    logged = len(monitor.run_data().signal(fmt.RELATIVE_ERROR))
+    assert len(reads) == logged  # one per logging step and one at close, none between
+
+
+def test_nan_after_the_last_logging_step_is_found_at_close(tmp_path):
+    monitor, run = _train(tmp_path, 130, "inputs", 128)
+    assert monitor.run_data().signal(fmt.RELATIVE_ERROR).steps[-2] < 128  # then the end
+    (origin,) = _origin(run)
+    assert (origin["first_step"], origin["where"]) == (128, "inputs")
+
+
+def test_long_gaps_share_slots_and_the_span_is_reported():
+    watch = NonFiniteWatch()
+    watch.plan(1000, 6000)  # 5,001 steps over 1,024 slots: 5 steps a slot
+    for step in range(1000, 6001):
+        value = float("nan") if step == 4003 else 1.0
+        watch.outputs(step, torch.full((4, 3), value))
+        watch.inputs(step, (torch.ones(4, 3),), {})
+    found = watch.read()
+    assert found == {"first_step": 4000, "last_step": 4004, "where": "outputs"}
+    assert watch.read() is None  # read starts the buffer over
+
+
+def test_integer_inputs_and_half_precision_sums_do_not_false_alarm():
+    watch = NonFiniteWatch()
+    watch.plan(0, 10)
+    watch.inputs(0, (torch.arange(10),), {})  # token ids: nothing to check
+    watch.outputs(0, torch.full((300, 300), 60000.0, dtype=torch.float16))  # sum > fp16 max
+    assert watch.read() is None
+    assert math.isfinite(float(torch.full((300, 300), 60000.0, dtype=torch.float16).sum(
+        dtype=torch.float32)))
