@@ -23,6 +23,13 @@ class NonFiniteOrigin:
     """``inputs`` or ``outputs``."""
     weights: list[str] = field(default_factory=list)
     gradients: list[str] = field(default_factory=list)
+    checked_every: int = 1
+    """the SDK checked every k-th step only (cheap steps): the batches between unseen."""
+
+    @property
+    def exact(self) -> bool:
+        """Every step's inputs were checked: "on finite inputs" holds for the whole span."""
+        return self.checked_every == 1
 
     @property
     def from_inputs(self) -> bool:
@@ -40,6 +47,10 @@ class NonFiniteOrigin:
             found = [f"NaN/Inf first came in with the training inputs {self.when()}"]
         else:
             found = [f"NaN/Inf first came out of the model {self.when()}, on finite inputs"]
+            if not self.exact:
+                found = [f"NaN/Inf first seen in the model's output {self.when()}; inputs "
+                         f"checked every {self.checked_every} steps were finite (a bad batch "
+                         "in between would not show)"]
         for what, layers in (("weights", self.weights), ("gradients", self.gradients)):
             if layers:
                 found.append(f"{what} holding NaN/Inf after it: layer "
@@ -55,10 +66,12 @@ def nonfinite_origin(run: RunData) -> NonFiniteOrigin | None:
         first, last, where = record.get("first_step"), record.get("last_step"), record.get("where")
         if not isinstance(first, int) or where not in ("inputs", "outputs"):
             continue
+        every = record.get("checked_every")
         return NonFiniteOrigin(
             first, last if isinstance(last, int) else None, where,
             [str(x) for x in record.get("weights") or [] if isinstance(x, str)],
             [str(x) for x in record.get("gradients") or [] if isinstance(x, str)],
+            every if isinstance(every, int) and every > 1 else 1,
         )
     return None
 

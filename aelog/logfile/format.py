@@ -34,7 +34,9 @@ NONFINITE_RECORD = "nonfinite"
 """the record of the first NaN/Inf seen in a training forward: ``first_step`` (and
 ``last_step``, the end of the span of steps it is dated to; equal for one step),
 ``where`` (``inputs`` or ``outputs``), and the modules whose ``weights`` and
-``gradients`` held NaN/Inf at the logging step that found it."""
+``gradients`` held NaN/Inf at the logging step that found it; ``checked_every`` where
+the watch checked only every k-th step (cheap steps), so a bad batch between two checks
+would not show."""
 CLOSED_FIELDS = ("steps", "logging_steps", "logging_overhead")
 CLOSED_OPTIONAL_FIELDS = ("final_step", "logging_seconds")
 """also in the closed record where known: ``final_step``, the step at which the run's end

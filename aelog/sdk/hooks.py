@@ -11,6 +11,7 @@ and hand a logging step's tensors to the capture.
 from __future__ import annotations
 
 import atexit
+import sys
 import time
 
 import torch
@@ -24,6 +25,8 @@ from aelog.sdk.model_inspect import (
 from aelog.sdk.skipped_steps import SkippedSteps
 
 _grad_enabled = torch.is_grad_enabled
+NEVER = sys.maxsize
+"""the NaN/Inf watch's next step once it has stopped."""
 
 class HookPoints:
     """One part of :class:`~aelog.sdk.monitor.Monitor` (see the module); the state it reads
@@ -39,7 +42,6 @@ class HookPoints:
         """
         self._handles.append(self._entry.register_forward_pre_hook(
             self._on_forward_start, with_kwargs=True))
-        self._handles.append(self._entry.register_forward_hook(self._on_forward_output))
         for optimizer in self.optimizers:
             self._handles.append(optimizer.register_step_post_hook(self._after_step))
         if self.optimizers:
@@ -108,8 +110,8 @@ class HookPoints:
     def _on_forward_start(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
         if self._quiet and module.training and _grad_enabled():
             self._last_args, self._last_kwargs = args, kwargs
-            if self._nonfinite.active:
-                self._watch_inputs(args, kwargs)
+            if self.step >= self._nonfinite_at:
+                self._watch_forward(module, args, kwargs)
             return  # a training forward between logging steps
         if self._closed or self._in_probe or self._measuring_end:
             return
@@ -121,8 +123,8 @@ class HookPoints:
                 )
                 return
             self._last_args, self._last_kwargs = args, kwargs
-            if self._nonfinite.active:
-                self._watch_inputs(args, kwargs)
+            if self.step >= self._nonfinite_at:
+                self._watch_forward(module, args, kwargs)
             if self._batch_inputs is None:
                 self._training_batch(args)
         except CollapseDetected:
@@ -130,26 +132,36 @@ class HookPoints:
         except Exception as error:  # noqa: BLE001 - the user's forward must run regardless
             self._stop_after_failure(error)
 
+    def _watch_forward(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
+        """A step the NaN/Inf watch checks: its inputs now, its output from a hook attached
+        for this one forward (steps it skips run no hook of its)."""
+        try:
+            self._nonfinite.inputs(self.step, args, kwargs)
+            self._detach(self._nonfinite_hooks)  # a forward that raised left one behind
+            self._nonfinite_hooks.append(module.register_forward_hook(self._on_forward_output))
+            self._nonfinite_at = self._nonfinite.next_check(self.step)
+        except Exception as error:  # noqa: BLE001 - the user's forward must run
+            self._nonfinite_failed(error)
+
     def _on_forward_output(self, module: nn.Module, args: tuple, output) -> None:
-        """Every training forward's output, into the NaN/Inf watch (two cheap checks first)."""
-        if not self._nonfinite.active or self._in_probe or self._measuring_end:
+        self._detach(self._nonfinite_hooks)
+        if self._closed or self._in_probe or self._measuring_end or not self._nonfinite.active:
             return
-        if self._closed or not (module.training and _grad_enabled()):
+        if not (module.training and _grad_enabled()):
             return
         try:
             self._nonfinite.outputs(self.step, output)
         except Exception as error:  # noqa: BLE001 - the user's forward has returned
             self._nonfinite_failed(error)
 
-    def _watch_inputs(self, args: tuple, kwargs: dict) -> None:
-        try:
-            self._nonfinite.inputs(self.step, args, kwargs)
-        except Exception as error:  # noqa: BLE001 - the user's forward must run
-            self._nonfinite_failed(error)
-
     def _nonfinite_failed(self, error: Exception) -> None:
-        self._nonfinite.active = False
+        self._nonfinite_stop()
         self._guard.fail("nonfinite", error)
+
+    def _nonfinite_stop(self) -> None:
+        self._nonfinite.active = False
+        self._nonfinite_at = NEVER
+        self._detach(self._nonfinite_hooks)
 
     def _training_batch(self, args: tuple) -> None:
         """A training batch enters the model: count skipped steps, open a capture if logging."""
@@ -196,7 +208,7 @@ class HookPoints:
     def _all_handles(self) -> tuple[list, ...]:
         skips = self._skips.handles if self._skips is not None else []
         return (self._handles, self._capture_hooks, self._step_hooks, self._validation_hooks,
-                self._grad_hooks, skips)
+                self._grad_hooks, self._nonfinite_hooks, skips)
 
     def _on_validation_end(self, module: nn.Module, args: tuple, kwargs: dict, output) -> None:
         self._detach(self._validation_hooks)

@@ -186,6 +186,9 @@ class Monitor(HookPoints, StepCapture, StepValues, EndOfRun):
         self._generator.manual_seed(0xAE106)
         self._nonfinite = NonFiniteWatch()
         self._nonfinite.plan(0, self.cadence.next_step)
+        self._nonfinite_at = 0
+        """the next step the NaN/Inf watch checks: the hooks compare the step with it."""
+        self._nonfinite_hooks: list = []
         self._input_fingerprint = data_probe.FingerprintDirection()
         self._previous_input_fingerprint: torch.Tensor | None = None
         self._reset_step_state()

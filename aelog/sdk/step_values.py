@@ -71,7 +71,9 @@ class StepValues:
         span = None if self._capture_started is None else now - self._capture_started
         self._capture_started = None
         self.cadence.logged_step(step, self._cost + now - started, span)
-        self._nonfinite.plan(step + 1, self.cadence.next_step)
+        if self._nonfinite.active:
+            self._nonfinite.plan(step + 1, self.cadence.next_step)
+            self._nonfinite_at = self._nonfinite.next_check(step)
         return diagnosis
 
     def _check_nonfinite(self, step: int) -> None:
@@ -79,7 +81,7 @@ class StepValues:
         found = self._nonfinite.read()
         if found is None:
             return
-        self._nonfinite.active = False
+        self._nonfinite_stop()
         found.update(nonfinite_layers(self.model))
         self._log.record(step, {"kind": fmt.NONFINITE_RECORD, **found})
 

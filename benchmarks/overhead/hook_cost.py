@@ -71,3 +71,41 @@ def quiet_step_cost(workload: Workload, steps: int = 3000, seed: int = 0) -> dic
         "bare_step": float(bare.sum()),
         "steps": steps,
     }
+
+
+def nan_watch_ab(workload: Workload, steps: int = 2000, rounds: int = 2) -> list[dict]:
+    """The NaN/Inf watch's share of a non-logging step: :func:`quiet_step_cost` with the
+    watch switched off (no input sums, no output checks) and on, alternating, in one
+    process. Each row: whole step and forward phase over the bare copies, in seconds."""
+    from aelog.sdk import nonfinite_watch
+
+    watch = nonfinite_watch.NonFiniteWatch
+    real = watch.inputs, watch.next_check
+    rows = []
+    try:
+        for round_ in range(rounds):
+            for mode in ("off", "on"):
+                if mode == "off":
+                    watch.inputs = lambda self, step, args, kwargs: None
+                    watch.next_check = lambda self, step: 2**62
+                else:
+                    watch.inputs, watch.next_check = real
+                cost = quiet_step_cost(workload, steps, seed=round_)
+                rows.append({"watch": mode, "whole_step": sum(cost["extra"].values()),
+                             "forward": cost["extra"]["forward"],
+                             "bare_step": cost["bare_step"]})
+    finally:
+        watch.inputs, watch.next_check = real
+    return rows
+
+
+if __name__ == "__main__":
+    from benchmarks.overhead.workloads import WORKLOADS
+
+    mlp = WORKLOADS["mlp_digits"] if isinstance(WORKLOADS, dict) else next(
+        w for w in WORKLOADS if w.name == "mlp_digits")
+    print("python -m benchmarks.overhead.hook_cost: the NaN/Inf watch off and on, mlp_digits")
+    for row in nan_watch_ab(mlp):
+        print(f"watch {row['watch']:>3}: whole step +{row['whole_step'] * 1e6:.1f} us, "
+              f"forward +{row['forward'] * 1e6:.1f} us over bare "
+              f"({row['bare_step'] * 1e3:.3f} ms)")

@@ -47,8 +47,8 @@ def test_non_logging_step_runs_exactly_the_users_tensor_ops(tmp_path, with_optim
     train(model, optimizer, x, 2)  # step 0 logs, step 1 opens (without optimizer)
     watched = _aten_ops(model, optimizer, x)
     # between logging steps the layers carry no hooks at all (PyTorch's fast call path)
-    assert all(not m._forward_hooks for m in model.modules() if m is not model)
-    assert len(model._forward_pre_hooks) == 1 and len(model._forward_hooks) == 1
+    assert all(not m._forward_hooks for m in model.modules())
+    assert len(model._forward_pre_hooks) == 1
     # a logging step, for contrast: the same measurement does see aelog's work
     monitor.cadence.next_step = monitor.step
     monitor._logging = True

@@ -13,7 +13,16 @@ import aelog
 from aelog.diagnosis.engine import diagnose_run
 from aelog.logfile import format as fmt
 from aelog.logfile.runs import load_runs
+from aelog.sdk import nonfinite_watch
 from aelog.sdk.nonfinite_watch import NonFiniteWatch
+
+
+@pytest.fixture
+def every_step(monkeypatch):
+    """The tiny test model's steps are so cheap that the watch checks every k-th step only,
+    to keep its share; tests that date a NaN to its step check them all (as on models
+    whose steps take milliseconds; the budgeted stride has its own tests below)."""
+    monkeypatch.setattr(nonfinite_watch, "WATCH_SHARE", 1e6)
 
 
 def _train(tmp_path, steps, fault, fault_at, model=None):
@@ -46,6 +55,7 @@ def _origin(run):
     return [r for r in run.records if r.get("kind") == fmt.NONFINITE_RECORD]
 
 
+@pytest.mark.usefixtures("every_step")
 def test_nan_inputs_between_logging_steps_are_dated_and_blamed_on_the_data(tmp_path):
     monitor, run = _train(tmp_path, 300, "inputs", 151)
     logged = monitor.run_data().signal(fmt.RELATIVE_ERROR).steps
@@ -60,6 +70,7 @@ def test_nan_inputs_between_logging_steps_are_dated_and_blamed_on_the_data(tmp_p
     assert "lr_too_high" in note and "torch.isfinite(x).all()" in note
 
 
+@pytest.mark.usefixtures("every_step")
 def test_an_inf_weight_is_dated_to_the_first_output_it_spoils_and_ranked_lr_too_high(tmp_path):
     _, run = _train(tmp_path, 300, "weights", 133)
     (origin,) = _origin(run)
@@ -72,6 +83,7 @@ def test_an_inf_weight_is_dated_to_the_first_output_it_spoils_and_ranked_lr_too_
     assert "NaN/Inf first came out of the model at step 133, on finite inputs" in top.evidence
 
 
+@pytest.mark.usefixtures("every_step")
 @pytest.mark.parametrize("model", [TupleAE, DictAE])
 def test_outputs_in_tuples_and_dicts_are_watched(tmp_path, model):
     _, run = _train(tmp_path, 120, "weights", 47, model=model())
@@ -90,6 +102,20 @@ def test_a_healthy_run_records_nothing_and_reads_the_device_only_at_logging_step
     assert len(reads) == logged  # one per logging step and one at close, none between
 
 
+def test_where_only_every_kth_step_is_checked_the_span_and_its_limit_are_said(
+        tmp_path, monkeypatch):
+    monkeypatch.setattr(nonfinite_watch, "WATCH_SHARE", 1e-6)  # every 64th step
+    monitor, run = _train(tmp_path, 300, "weights", 250)
+    assert monitor._nonfinite.every == nonfinite_watch.MAX_EVERY
+    (origin,) = _origin(run)
+    assert origin["where"] == "outputs" and origin["checked_every"] == 64
+    assert origin["first_step"] <= 250 <= origin["last_step"] < 250 + 64
+    top = diagnose_run(run).causes[0]
+    assert top.id == "lr_too_high"
+    assert any("inputs checked every 64 steps were finite" in e for e in top.evidence)
+
+
+@pytest.mark.usefixtures("every_step")
 def test_nan_after_the_last_logging_step_is_found_at_close(tmp_path):
     monitor, run = _train(tmp_path, 130, "inputs", 128)
     assert monitor.run_data().signal(fmt.RELATIVE_ERROR).steps[-2] < 128  # then the end
@@ -97,6 +123,7 @@ def test_nan_after_the_last_logging_step_is_found_at_close(tmp_path):
     assert (origin["first_step"], origin["where"]) == (128, "inputs")
 
 
+@pytest.mark.usefixtures("every_step")
 def test_long_gaps_share_slots_and_the_span_is_reported():
     watch = NonFiniteWatch()
     watch.plan(1000, 6000)  # 5,001 steps over 1,024 slots: 5 steps a slot
@@ -117,3 +144,48 @@ def test_integer_inputs_and_half_precision_sums_do_not_false_alarm():
     assert watch.read() is None
     assert math.isfinite(float(torch.full((300, 300), 60000.0, dtype=torch.float16).sum(
         dtype=torch.float32)))
+
+
+class FakeClock:
+    """Each check "takes" 9 us; the test sets when each step starts."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        now, self.t = self.t, self.t + 9e-6
+        return now
+
+
+def test_output_checks_keep_to_their_budget_and_date_to_the_steps_since_the_last_one(
+        monkeypatch):
+    clock = FakeClock()
+    monkeypatch.setattr(nonfinite_watch, "_clock", clock)
+    watch = NonFiniteWatch()
+    watch.plan(0, 1000)
+    checked = []
+    for step in range(200):
+        clock.t = step * 400e-6  # 400 us steps: 9 us is 2.25% of one
+        value = float("nan") if step >= 123 else 1.0
+        if watch.due(step):
+            watch.outputs(step, torch.full((3,), value))
+            checked.append(step)
+    assert watch.every == 5  # 0.5% of a step: one step in five, from the first review on
+    assert checked[:32] == list(range(32)) and checked[32:40] == list(range(35, 75, 5))
+    assert watch.read() == {"first_step": 121, "last_step": 125, "where": "outputs",
+                            "checked_every": 5}
+    for step in range(1000, 3000):
+        clock.t = 1.0 + step * 1e-6  # 1 us steps: as sparse as it gets
+        if watch.due(step):
+            watch.outputs(step, torch.ones(3))
+    assert watch.every == nonfinite_watch.MAX_EVERY
+
+
+def test_the_step_the_buffer_is_read_at_is_always_checked():
+    watch = NonFiniteWatch()
+    watch.every = 7
+    watch.plan(50, 60)
+    assert watch.next_check(49) == 56 and watch.next_check(56) == 60
+    watch.outputs(60, torch.tensor([float("inf")]))  # not a multiple of 7: the read step
+    assert watch.read() == {"first_step": 57, "last_step": 60, "where": "outputs",
+                            "checked_every": 7}

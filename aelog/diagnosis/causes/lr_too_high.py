@@ -23,6 +23,9 @@ HUGE_UPDATE = 1.0
 """a step the size of the weights themselves: the step size alone is then the fault.
 Between BIG_UPDATE and this, big steps alone count little: Adam's first updates are lr
 over the weights' scale (~10% for lr=1e-2 on a small GRU) in runs that train well."""
+UNSEEN_BATCHES = 0.6
+"""NaN out of the model on a span of steps whose batches were not all checked: a bad batch
+could explain it as well as the step size, so it alone does not make this certain."""
 EARLY_POINTS = 10
 """the first logged steps, where Adam's sign-like first updates show the step size bare."""
 
@@ -37,7 +40,7 @@ def _nonfinite(run: RunData, facts: list[str]) -> tuple[float, int | None]:
         if origin.from_inputs:
             return 0.0, None  # the data brought it: no step size explains that
         facts.extend(origin.facts())
-        return 1.0, origin.first_step
+        return (1.0 if origin.exact else UNSEEN_BATCHES), origin.first_step
     for name in (fmt.NONFINITE_GRAD_FRACTION, fmt.NONFINITE_WEIGHT_FRACTION,
                  fmt.NONFINITE_OUTPUT_FRACTION):
         series = run.signal(name)
