@@ -19,6 +19,7 @@ came with a batch between two checks is then unknown, and the record says so
 
 from __future__ import annotations
 
+import bisect
 import math
 import time
 from collections.abc import Mapping, Sequence
@@ -59,6 +60,9 @@ class NonFiniteWatch:
         self._step_times: list[float] = []
         """seconds per step from one checked step to the next, since the last review."""
         self._last_checked: int | None = None
+        self._checks: list[int] = []
+        """the steps checked since the last read (the check before them: ``_before``)."""
+        self._before = -1
         self._last_started = 0.0
 
     def plan(self, first_step: int, next_read_step: int) -> None:
@@ -98,6 +102,7 @@ class NonFiniteWatch:
         if self._last_checked is not None and step > self._last_checked:
             self._step_times.append((started - self._last_started) / (step - self._last_checked))
         self._last_checked, self._last_started = step, started
+        self._checks.append(step)
         self._checked += 1
         if self._checked >= REVIEW_EVERY:
             self._review()
@@ -152,18 +157,32 @@ class NonFiniteWatch:
             sums = self._buffer[:, :used].tolist()
             self._buffer.zero_()
         self._used = 0
+        checks, before = self._checks, self._before
+        self._checks = []
+        self._before = checks[-1] if checks else before
         for slot in range(used):
             for kind in (INPUTS, OUTPUTS):
                 if not math.isfinite(sums[kind][slot]):
-                    first = self._base + slot * self._stride
-                    last = first + self._stride - 1 if slot < SLOTS - 1 else None
-                    found = {"first_step": first, "last_step": last, "where": WHERE[kind]}
-                    if kind == OUTPUTS and self.every > 1:  # since the check before
-                        found["first_step"] = max(
-                            (first - 1) // self.every * self.every, self._base - 1) + 1
-                        found["checked_every"] = self.every
-                    return found
+                    return _dated(kind, self._base + slot * self._stride,
+                                  self._stride if slot < SLOTS - 1 else None, checks, before)
         return None
+
+
+def _dated(kind: int, start: int, stride: int | None, checks: list[int], before: int) -> dict:
+    """The span a non-finite slot dates the NaN/Inf to. An input is the batch of the step
+    checked; an output, once spoiled (NaN weights), stays so: it began after the check
+    before, and ``checked_every`` says how many steps' batches that span left unseen."""
+    at = bisect.bisect_left(checks, start)
+    checked = checks[at] if at < len(checks) else start
+    previous = checks[at - 1] if at > 0 else before
+    last = None if stride is None else start + stride - 1
+    if kind == INPUTS:
+        return {"first_step": checked, "last_step": last, "where": WHERE[kind]}
+    first = max(previous + 1, 0)
+    found = {"first_step": first, "last_step": last, "where": WHERE[kind]}
+    if checked - first > 0:
+        found["checked_every"] = checked - previous
+    return found
 
 
 def _first_tensor(output: object) -> torch.Tensor | None:
