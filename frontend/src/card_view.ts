@@ -1,7 +1,7 @@
 /** The diagnosis card: status badge, since step, each cause with confidence, evidence, fix. */
 
 import { h } from "./dom";
-import { causeLabel, percent, statusLabel, trainedText } from "./format";
+import { causeLabel, percent, statusLabel, trainedText, verdictNotes } from "./format";
 import type { RunRow } from "./types";
 
 export function diagnosisCard(row: RunRow): HTMLElement {
@@ -29,7 +29,10 @@ export function diagnosisCard(row: RunRow): HTMLElement {
   if (row.symptom.length) {
     card.append(h("ul", { class: "symptom" }, ...row.symptom.map((s) => h("li", {}, s))));
   }
-  if (!row.causes.length) {
+  const explained = row.causes.length ? [] : verdictNotes(row.notes);
+  if (explained.length) {
+    card.append(...explained.map((n) => h("p", { class: "verdict-note" }, n)));
+  } else if (!row.causes.length) {
     const text = row.status === "healthy" ? "No cause of collapse found." : "No cause ranked.";
     card.append(h("p", { class: "muted" }, text));
   }
@@ -59,7 +62,9 @@ export function diagnosisCard(row: RunRow): HTMLElement {
   });
   const trained = trainedText(row);
   if (trained) card.append(h("p", { class: "muted trained" }, trained));
-  const notes = [...row.notes, ...row.problems.filter((p) => !row.notes.includes(p))];
+  const notes = [...row.notes, ...row.problems.filter((p) => !row.notes.includes(p))].filter(
+    (n) => !explained.includes(n),
+  );
   if (notes.length) {
     card.append(
       h(

@@ -64,3 +64,12 @@ export function trainedText(row: RunRow): string | null {
 export function formatSeconds(seconds: number): string {
   return seconds < 10 ? `${seconds.toFixed(2)} s` : `${seconds.toFixed(0)} s`;
 }
+
+/** Notes that explain a verdict with no cause ranked (the cause is outside the 15, the run
+ * was too short, the evidence too weak): shown in the card's place of a cause, not among
+ * the limits. The engine starts them with these words. */
+const VERDICT_NOTE_STARTS = ["cause not among the 15", "too short to judge", "cause uncertain"];
+
+export function verdictNotes(notes: string[]): string[] {
+  return notes.filter((n) => VERDICT_NOTE_STARTS.some((start) => n.startsWith(start)));
+}

@@ -7,7 +7,14 @@ import {
   stepRange,
   wantsLogAxis,
 } from "../src/chart_logic";
-import { formatNumber, formatValue, percent, statusLabel, trainedText } from "../src/format";
+import {
+  formatNumber,
+  formatValue,
+  percent,
+  statusLabel,
+  trainedText,
+  verdictNotes,
+} from "../src/format";
 import type { RunRow } from "../src/types";
 
 test("numbers read short", () => {
@@ -82,4 +89,14 @@ test("charts reach the end of the run they describe", () => {
   assert.deepEqual(stepRange([[0, 10, 104]], 800), [0, 800]);
   assert.deepEqual(stepRange([[0, 10, 800]], null), [0, 800]);
   assert.deepEqual(stepRange([[5]], null), [5, 6]);
+});
+
+test("a verdict without a ranked cause shows the note that explains it", () => {
+  const notes = [
+    "not checked, their signals were not logged: under_regularized",
+    "cause not among the 15: the training inputs held NaN/Inf at step 150. Fix: check the data",
+    "too short to judge: the run ended after 20 steps",
+  ];
+  assert.deepEqual(verdictNotes(notes), [notes[1], notes[2]]);
+  assert.deepEqual(verdictNotes(["early in training: this verdict may change"]), []);
 });

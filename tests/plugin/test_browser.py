@@ -184,3 +184,42 @@ def test_reload_shows_a_new_run(page, served):
     server.wait_for_runs(len(ALL_RUNS) + 1, last_steps_on_disk(str(logdir)))
     page.locator("app-header-reload button").click()  # TensorBoard's reload -> DataReloaded
     frame.locator("tr.run-row[data-run='late/arrival']").wait_for(timeout=20_000)
+
+
+def test_a_verdict_without_a_ranked_cause_shows_why_in_the_card(page, served, tmp_path):
+    """NaN from the data: no cause among the 15, and the card says so with the fix instead
+    of a bare "No cause ranked." (that note leaves the folded limits)."""
+    import torch
+
+    import aelog
+    from aelog.sdk import nonfinite_watch
+
+    server, logdir = served
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(8, 3), torch.nn.ReLU(), torch.nn.Linear(3, 8))
+    optimizer = torch.optim.Adam(model.parameters(), 1e-3)
+    share, nonfinite_watch.WATCH_SHARE = nonfinite_watch.WATCH_SHARE, 1e6  # every step
+    try:
+        with aelog.watch(model, optimizer, logdir=logdir, run_name="data/nan_batch",
+                         on_collapse=None):
+            for step in range(120):
+                x = torch.randn(16, 8)
+                if step == 70:
+                    x[0, 0] = float("nan")
+                optimizer.zero_grad()
+                ((model(x) - x) ** 2).mean().backward()
+                optimizer.step()
+    finally:
+        nonfinite_watch.WATCH_SHARE = share
+    server.wait_for_runs(len(ALL_RUNS) + 1, last_steps_on_disk(str(logdir)))
+    frame = _open_tab(page, server.url)
+    frame.locator("tr.run-row td.cell-run", has_text="data/nan_batch").first.click()
+    card = frame.locator(".card[data-run='data/nan_batch']")
+    card.wait_for()
+    note = card.locator(".verdict-note").inner_text()
+    assert note.startswith("cause not among the 15: the training inputs held NaN/Inf at step 70")
+    assert "torch.isfinite(x).all()" in note
+    assert card.locator(".cause").count() == 0
+    assert "No cause ranked." not in card.inner_text()
+    assert "cause not among the 15" not in card.locator("details.notes").inner_text()
+    card.screenshot(path=str(tmp_path / "card_nan_batch.png"))
