@@ -62,24 +62,32 @@ class CollapseAlert:
         """Warn, call back or raise for causes not reported before."""
         causes = list(getattr(diagnosis, "causes", []) or [])
         status = getattr(diagnosis, "status", "unknown")
+        messages = [(c.id, _describe(c)) for c in causes]
+        if not causes and status == "collapsed":  # collapsed, by a cause outside the 15
+            messages += [(OUTSIDE_THE_15, note) for note in getattr(diagnosis, "notes", [])
+                         if str(note).startswith(OUTSIDE_THE_15)][:1]
         if self.action == "raise" and status == "collapsed":
             raise CollapseDetected(
                 f"aelog: run {getattr(diagnosis, 'run', '?')} collapsed at step {step}: "
-                + "; ".join(_describe(c) for c in causes)
+                + "; ".join(text for _, text in messages)
             )
-        new = [c for c in causes if c.id not in self.reported]
+        new = [(key, text) for key, text in messages if key not in self.reported]
         if not new:
             return
-        self.reported.update(c.id for c in new)
+        self.reported.update(key for key, _ in new)
         if callable(self.action):
             self.action(diagnosis)
             return
-        for cause in new:
+        for _, text in new:
             warnings.warn(
-                f"aelog: step {step}, {status}: {_describe(cause)}",
+                f"aelog: step {step}, {status}: {text}",
                 CollapseWarning,
                 stacklevel=user_stacklevel(),
             )
+
+
+OUTSIDE_THE_15 = "cause not among the 15"
+"""how the engine's note on a collapse no cause id names begins (NaN from the data...)."""
 
 
 def _describe(cause: object) -> str:

@@ -61,12 +61,12 @@ class StepValues:
             self._guard.run("metadata", self._write_metadata)
         self._logged_steps += 1
         self._last_logged_step = step
+        if self._nonfinite.active:  # before the live diagnosis, which reads the record
+            self._guard.run("nonfinite", self._check_nonfinite, step)
         diagnosis = None
         if self._alert.enabled and self._diagnose_now(step):
             self._diagnosed_at = step
             diagnosis = self._guard.run("diagnosis", self._alert.diagnose, self.run_data())
-        if self._nonfinite.active:
-            self._guard.run("nonfinite", self._check_nonfinite, step)
         now = time.perf_counter()
         span = None if self._capture_started is None else now - self._capture_started
         self._capture_started = None

@@ -97,3 +97,19 @@ def test_real_engine_runs_live_without_breaking_training(tmp_path):
         warnings.simplefilter("always")
         _run(tmp_path, "warn", steps=30)
     assert not [w for w in caught if issubclass(w.category, AelogWarning)]
+
+
+def test_a_collapse_no_cause_names_is_warned_once_and_raised_with_its_note():
+    note = "cause not among the 15: the training inputs held NaN/Inf at step 7. Fix: check"
+    diagnosis = Diagnosis("r", "collapsed", 7, [], ["NaN/Inf"], ["not checked: x", note])
+    alert = live_alert.CollapseAlert("warn")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        alert.act(diagnosis, 9)
+        alert.act(diagnosis, 12)  # the same verdict again: no second warning
+    assert [str(w.message) for w in caught] == [f"aelog: step 9, collapsed: {note}"]
+    with pytest.raises(CollapseDetected, match="cause not among the 15"):
+        live_alert.CollapseAlert("raise").act(diagnosis, 9)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        live_alert.CollapseAlert("warn").act(Diagnosis("r", "at_risk", 7, [], [], [note]), 9)

@@ -4,6 +4,7 @@ verdict says when and where it came from; quiet steps still never wait on the de
 from __future__ import annotations
 
 import math
+import warnings
 
 import pytest
 import torch
@@ -14,6 +15,7 @@ from aelog.diagnosis.engine import diagnose_run
 from aelog.logfile import format as fmt
 from aelog.logfile.runs import load_runs
 from aelog.sdk import nonfinite_watch
+from aelog.sdk.live_alert import CollapseWarning
 from aelog.sdk.nonfinite_watch import NonFiniteWatch
 
 
@@ -29,6 +31,15 @@ def _train(tmp_path, steps, fault, fault_at, model=None):
     """A default-cadence run (no log_every): the fault lands between logging steps."""
     torch.manual_seed(0)
     model = model or MLPAE()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        monitor = _train_loop(tmp_path, model, steps, fault, fault_at)
+    (run,) = load_runs(str(tmp_path))
+    monitor.alerts = [str(w.message) for w in caught if issubclass(w.category, CollapseWarning)]
+    return monitor, run
+
+
+def _train_loop(tmp_path, model, steps, fault, fault_at):
     data = digits()
     optimizer = torch.optim.Adam(model.parameters(), 1e-3)
     monitor = aelog.watch(model, optimizer, logdir=tmp_path, run_name="run")
@@ -47,8 +58,7 @@ def _train(tmp_path, steps, fault, fault_at, model=None):
         loss.backward()
         optimizer.step()
     monitor.close()
-    (run,) = load_runs(str(tmp_path))
-    return monitor, run
+    return monitor
 
 
 def _origin(run):
@@ -68,6 +78,10 @@ def test_nan_inputs_between_logging_steps_are_dated_and_blamed_on_the_data(tmp_p
     assert any("came in with the training inputs at step 151" in f for f in diagnosis.symptom)
     (note,) = [n for n in diagnosis.notes if n.startswith("cause not among the 15")]
     assert "lr_too_high" in note and "torch.isfinite(x).all()" in note
+    # the live warning says the same, once, and names no training cause
+    assert len(monitor.alerts) == 1, monitor.alerts
+    assert "collapsed: cause not among the 15: the training inputs held NaN/Inf at step 151" \
+        in monitor.alerts[0]
 
 
 @pytest.mark.usefixtures("every_step")
