@@ -11,6 +11,7 @@ from aelog.diagnosis.causes import all_causes
 from aelog.diagnosis.causes.base import Cause
 from aelog.diagnosis.context import describe_data_limits
 from aelog.diagnosis.nonfinite import INPUTS_FIX, NonFiniteOrigin, nonfinite_origin
+from aelog.diagnosis.outside import OUTSIDE, loss_misalignment, outside_note
 from aelog.diagnosis.symptom import (
     AT_RISK_ERROR,
     AT_RISK_SPREAD,
@@ -108,11 +109,28 @@ def _blame_the_inputs(diagnosis: Diagnosis, origin: NonFiniteOrigin) -> None:
     dropped = [c.id for c in diagnosis.causes if c not in kept]
     diagnosis.causes = kept
     diagnosis.notes[:] = [n for n in diagnosis.notes if not n.startswith("relative error")]
-    text = (f"cause not among the 15: the training inputs held NaN/Inf {origin.when()}, "
+    text = (f"{OUTSIDE}: the training inputs held NaN/Inf {origin.when()}, "
             "and the model's values are NaN/Inf from then on")
     if dropped:
         text += f" (ruled out as consequences: {', '.join(dropped)})"
     diagnosis.notes.append(text + ". Fix: " + INPUTS_FIX)
+
+
+def _explain_outside(run: RunData, diagnosis: Diagnosis, checked: list[str],
+                     weak: list[CauseFinding]) -> None:
+    """A loss that does not compare the output with its target is the root of whatever
+    else went wrong; with no cause held, say what was ruled out and what to check next."""
+    misaligned = loss_misalignment(run)
+    if misaligned is not None:
+        dropped = [c.id for c in diagnosis.causes]
+        diagnosis.causes = []
+        if dropped:
+            misaligned += f" Ruled out as consequences: {', '.join(dropped)}."
+        diagnosis.notes.append(misaligned)
+        return
+    too_short = any(n.startswith("too short to judge") for n in diagnosis.notes)
+    if not diagnosis.causes and not too_short:
+        diagnosis.notes.append(outside_note(checked, weak))
 
 
 def diagnose_run(run: RunData) -> Diagnosis:
@@ -145,7 +163,7 @@ def diagnose_run(run: RunData) -> Diagnosis:
     diagnosis.notes.extend(_end_not_measured(run))
 
     causes = {c.id: c for c in _causes()}
-    findings, unchecked = [], []
+    findings, unchecked, checked = [], [], []
     for cause in causes.values():
         if not cause.applies(run):
             continue
@@ -157,9 +175,12 @@ def diagnose_run(run: RunData) -> Diagnosis:
         except Exception as error:  # noqa: BLE001 - one odd series must not hide the rest
             diagnosis.notes.append(f"{cause.id} not checked: {type(error).__name__}: {error}")
             continue
+        checked.append(cause.id)
         if finding is not None:
             findings.append(finding)
     diagnosis.causes = _rank(findings, causes)
+    weak = sorted((f for f in findings if f.confidence < CONFIDENCE_FLOOR),
+                  key=lambda f: (-f.confidence, f.id))
     origin = nonfinite_origin(run)
     if origin is not None and origin.from_inputs and symptom.status == COLLAPSED:
         _blame_the_inputs(diagnosis, origin)
@@ -194,11 +215,9 @@ def diagnose_run(run: RunData) -> Diagnosis:
         steps = [c.since_step for c in diagnosis.causes if c.since_step is not None]
         since = min(steps) if steps else None
     diagnosis.status, diagnosis.since_step = status, since
-    blamed_inputs = origin is not None and origin.from_inputs
-    if status == COLLAPSED and not diagnosis.causes and not blamed_inputs:
-        diagnosis.notes.append(
-            "cause uncertain: no cause's evidence is strong enough to name one"
-        )
+    blamed_inputs = origin is not None and origin.from_inputs and symptom.status == COLLAPSED
+    if status != HEALTHY and not blamed_inputs:
+        _explain_outside(run, diagnosis, checked, weak)
     if status != HEALTHY and m.logged_steps(run) < 20:
         diagnosis.notes.append("early in training: this verdict may change")
     return diagnosis

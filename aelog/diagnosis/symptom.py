@@ -173,8 +173,35 @@ def _worse_than_mean(run: RunData) -> Symptom | None:
     ], span=int(error.steps[-1]) - since)
 
 
+def token_terms(run: RunData) -> str | None:
+    """A token model in its own terms: cross-entropy against the token frequencies'
+    entropy (what ignoring the input scores) and accuracy against the most common token."""
+    ce = m.tail_median(run, fmt.TOKEN_CROSS_ENTROPY)
+    unigram = m.tail_median(run, fmt.TOKEN_UNIGRAM_ENTROPY)
+    accuracy = m.tail_median(run, fmt.TOKEN_ACCURACY)
+    majority = m.tail_median(run, fmt.TOKEN_MAJORITY_ACCURACY)
+    if ce is None or unigram is None:
+        return None
+    text = (f"per-token cross-entropy {m.fmt_num(ce)} nats against {m.fmt_num(unigram)} for "
+            "predicting token frequencies alone")
+    if accuracy is not None and majority is not None:
+        text += (f"; accuracy {m.fmt_num(100 * accuracy)}% against {m.fmt_num(100 * majority)}%"
+                 " for always the most common token")
+    return text + (" (for tokens, the variance kept is the information predictions carry "
+                   "about the input, and the relative error the cross-entropy, each against "
+                   "the entropy of each position's tokens)")
+
+
 def measure_symptom(run: RunData) -> Symptom:
     """The worst symptom the run shows, or HEALTHY with what was measured."""
+    tokens = token_terms(run)
+    symptom = _worst_symptom(run)
+    if tokens is not None:
+        symptom.facts.append(tokens)
+    return symptom
+
+
+def _worst_symptom(run: RunData) -> Symptom:
     for check in (_nonfinite, _duplicate_inputs, _spread, _worse_than_mean):
         found = check(run)
         if found is not None:

@@ -68,6 +68,19 @@ TARGET_MEAN = "target_mean"
 TARGET_STD = "target_std"
 RECON_MSE = "recon_mse"
 """mean squared error between outputs and targets (our own measure, not the user's loss)."""
+LOSS_GRADIENT_ALIGNMENT = "loss_gradient_alignment"
+"""cosine between the loss's gradient on the output and (output - target), or
+softmax(output) - one_hot(target) for tokens: near 0 when the loss does not compare them."""
+
+# -- token reconstructions (logits over classes against integer targets) -------------------
+TOKEN_CROSS_ENTROPY = "token_cross_entropy"
+"""mean cross-entropy per token, in nats (our own measure on the batch)."""
+TOKEN_UNIGRAM_ENTROPY = "token_unigram_entropy"
+"""entropy of the batch's token frequencies: the cross-entropy of ignoring the input."""
+TOKEN_ACCURACY = "token_accuracy"
+"""share of positions whose most likely class is the target token."""
+TOKEN_MAJORITY_ACCURACY = "token_majority_accuracy"
+"""share of positions holding the batch's most common token: always answering it."""
 
 # -- code (the bottleneck's output, or mu for a VAE) --------------------------------------
 CODE_EFFECTIVE_RANK = "code_effective_rank"
@@ -205,6 +218,8 @@ Run metadata (JSON at METADATA_TAG, written once at the first logging step):
     model           {class, summary, parameters_total, parameters_trainable,
                     parameters_in_optimizer, input_shape, output_shape, latent_module,
                     latent_size, is_vae, output_activation,
+                    token_classes (classes per position when the output is scores
+                    over classes for integer targets, else null),
                     layers: [{name, type, parameters, trainable, in_optimizer,
                               weight_std, weight_std_over_default, identical_rows_fraction}],
                     activations: [{name, type}], dropout: [{name, p}]}

@@ -19,6 +19,7 @@ from aelog.probes import code as code_probe
 from aelog.probes import data as data_probe
 from aelog.probes import optimizer as optimizer_probe
 from aelog.probes import symptom as symptom_probe
+from aelog.probes import tokens as token_probe
 from aelog.probes import units as units_probe
 from aelog.sdk.backward_end import BackwardEnd
 from aelog.sdk.loss_scale import (
@@ -156,12 +157,10 @@ class StepCapture:
                     self._guard.run("vae", code_probe.vae_stats, code, logvar) or {}
                 )
         if parsed is not None and self._guard.active("symptom"):
-            recon = matching_shape(parsed.reconstruction_values(), target)
-            stats = self._guard.run(
-                "symptom", symptom_probe.symptom_stats, recon, target.detach(), self._code_size,
-                data=slow,
-            )
-            self._pending.update(stats or {})
+            self._pending.update(self._guard.run(
+                "symptom", self._symptom_stats, parsed, target.detach(), slow) or {})
+            if self._guard.active("loss_gradient"):
+                self._guard.run("loss_gradient", self._watch_loss_gradient, parsed, target)
         result = self._guard.run(
             "data", data_probe.input_stats, inputs, self._input_fingerprint,
             self._previous_input_fingerprint, batch=slow,
@@ -174,7 +173,41 @@ class StepCapture:
         if parsed is not None:
             self._replay = (inputs.detach(), target.detach(), args, kwargs)
         if parsed is not None and self._sync is not None:
-            self._sync.stash(parsed.reconstruction_values(), target, code)
+            tokens = token_probe.token_layout(parsed.reconstruction, target) is not None
+            self._sync.stash(parsed.reconstruction if tokens else parsed.reconstruction_values(),
+                             target, code)
+
+    def _watch_loss_gradient(self, parsed: ParsedOutput, target: torch.Tensor) -> None:
+        """How the user's loss pulls on the output, read from the gradient backward leaves
+        on it (a hook on this step's output only; it goes away with the step's graph)."""
+        output = parsed.reconstruction
+        if not (output.requires_grad and output.grad_fn is not None):
+            return
+        target = target.detach()
+        layout = token_probe.token_layout(output, target)
+
+        def alignment(gradient: torch.Tensor) -> torch.Tensor:
+            if layout is not None:
+                return token_probe.token_gradient_alignment(gradient, output, target, layout)
+            values = matching_shape(parsed.reconstruction_values(), target)
+            return symptom_probe.gradient_alignment(
+                matching_shape(gradient, target), values, target)
+
+        def on_gradient(gradient: torch.Tensor) -> None:
+            value = self._guard.run("loss_gradient", alignment, gradient)
+            if value is not None:
+                self._pending[fmt.LOSS_GRADIENT_ALIGNMENT] = value
+
+        output.register_hook(on_gradient)
+
+    def _symptom_stats(self, parsed: ParsedOutput, target: torch.Tensor, slow: bool
+                       ) -> dict[str, torch.Tensor]:
+        """Scores over classes against integer tokens, or a reconstruction of the target."""
+        layout = token_probe.token_layout(parsed.reconstruction, target)
+        if layout is not None:
+            return token_probe.token_symptom_stats(parsed.reconstruction, target, layout)
+        recon = matching_shape(parsed.reconstruction_values(), target)
+        return symptom_probe.symptom_stats(recon, target, self._code_size, data=slow)
 
     def _inspect_first_forward(self, inputs: torch.Tensor, parsed: ParsedOutput | None) -> None:
         """Shapes, output activation and (unless named) the bottleneck, from one forward."""
@@ -183,6 +216,10 @@ class StepCapture:
         if parsed is not None:
             self._shapes["output_shape"] = list(parsed.reconstruction.shape)
             self._shapes["is_vae"] = parsed.is_vae
+            target = self._target(inputs) if self._target else inputs
+            layout = token_probe.token_layout(parsed.reconstruction, target)
+            if layout is not None:
+                self._shapes["token_classes"] = int(parsed.reconstruction.shape[layout.class_dim])
         self._shapes["output_activation"] = output_activation([m for _, _, m in self._executed])
         if self._code_name is None and not (parsed is not None and parsed.is_vae):
             choice = narrowest([(name, width) for name, width, _ in self._executed])
@@ -204,8 +241,12 @@ class StepCapture:
             return
         parsed = parse_output(output)
         target = self._target(inputs) if self._target else inputs
-        recon = matching_shape(parsed.reconstruction_values(), target)
-        sums = symptom_probe.validation_sums(recon, target)
+        layout = token_probe.token_layout(parsed.reconstruction, target)
+        if layout is not None:
+            sums = token_probe.token_validation_sums(parsed.reconstruction, target, layout)
+        else:
+            recon = matching_shape(parsed.reconstruction_values(), target)
+            sums = symptom_probe.validation_sums(recon, target)
         self._val_sums = sums if self._val_sums is None else self._val_sums + sums
         self._val_batches += 1
 

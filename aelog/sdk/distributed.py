@@ -30,6 +30,7 @@ import torch
 
 from aelog.probes import code as code_probe
 from aelog.probes import symptom as symptom_probe
+from aelog.probes import tokens as token_probe
 from aelog.sdk.probe_guard import AelogWarning, ProbeGuard, user_stacklevel
 from aelog.sdk.tensor_utils import matching_shape
 
@@ -166,11 +167,13 @@ class RankSync:
     # -- measuring ------------------------------------------------------------------------------
 
     def _stash_batch(self, reconstruction, target, code) -> None:
-        recon = matching_shape(reconstruction, target)
+        tokens = token_probe.token_layout(reconstruction, target) is not None
+        recon = reconstruction if tokens else matching_shape(reconstruction, target)
         rows = slice(0, MAX_SAMPLES_PER_RANK)
+        target = target.detach()[rows]
         self._stash = {
             "reconstruction": recon.detach()[rows].float().cpu(),
-            "target": target.detach()[rows].float().cpu(),
+            "target": (target.long() if tokens else target.float()).cpu(),
         }
         if code is not None:
             self._stash["code"] = code.detach()[rows].float().cpu()
@@ -185,7 +188,11 @@ class RankSync:
         codes = [b["code"] for b in batches if "code" in b]
         code = torch.cat(codes) if len(codes) == len(batches) else None
         code_size = int(code[0].numel()) if code is not None else None
-        stats = symptom_probe.symptom_stats(recon, target, code_size)
+        layout = token_probe.token_layout(recon, target)
+        if layout is not None:
+            stats = token_probe.token_symptom_stats(recon, target, layout)
+        else:
+            stats = symptom_probe.symptom_stats(recon, target, code_size)
         if code is not None:
             stats.update(code_probe.code_stats(code))
         self._deliver(stats)

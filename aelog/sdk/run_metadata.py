@@ -149,6 +149,7 @@ def build_metadata(
         "latent_size": shapes.get("latent_size"),
         "is_vae": bool(shapes.get("is_vae")),
         "output_activation": shapes.get("output_activation", "none"),
+        "token_classes": shapes.get("token_classes"),
         "layers": layers,
         "activations": activations,
         "dropout": dropout,
