@@ -8,6 +8,8 @@ as it carries what was measured.
 
 from __future__ import annotations
 
+import numpy as np
+
 from aelog.diagnosis import measures as m
 from aelog.diagnosis.context import outputs_look_like_logits
 from aelog.diagnosis.types import CauseFinding
@@ -29,7 +31,13 @@ def loss_misalignment(run: RunData) -> str | None:
     """The loss's gradient on the output does not point from the target to the output."""
     if outputs_look_like_logits(run):  # (output - target) is not what such a loss pulls on
         return None
-    cosine = m.tail_median(run, fmt.LOSS_GRADIENT_ALIGNMENT)
+    series = run.signal(fmt.LOSS_GRADIENT_ALIGNMENT)
+    if series is None:
+        return None
+    last = m.tail(series)
+    if len(last) < m.MIN_VERDICT_POINTS or not np.all(np.isfinite(last.values)):
+        return None  # a NaN gradient says nothing about what the loss compares
+    cosine = m.median(last)
     if cosine is None or cosine >= MISALIGNED:
         return None
     tokens = run.signal(fmt.TOKEN_CROSS_ENTROPY) is not None

@@ -93,7 +93,8 @@ class StepCapture:
         unit_dim = layer.unit_dim if layer.unit_dim is not None else self._last_unit_dim
         if self._log.metadata is None:
             self._output_owners.setdefault(id(output), layer.name)
-        if self._code_name is None and self._log.metadata is None:
+        by_name = self._code_name is not None and self._latent_request is None
+        if (self._code_name is None or by_name) and self._log.metadata is None:
             width = per_sample_width(output, self._batch_hint or output.shape[0])
             if width is not None:
                 self._executed.append((layer.name, width, layer.module))
@@ -221,6 +222,9 @@ class StepCapture:
             if layout is not None:
                 self._shapes["token_classes"] = int(parsed.reconstruction.shape[layout.class_dim])
         self._shapes["output_activation"] = output_activation([m for _, _, m in self._executed])
+        by_name = self._code_name is not None and self._latent_request is None
+        if by_name and self._code is not None and not (parsed is not None and parsed.is_vae):
+            self._prefer_narrower_than_encoder()
         if self._code_name is None and not (parsed is not None and parsed.is_vae):
             choice = narrowest([(name, width) for name, width, _ in self._executed])
             if choice is not None:
@@ -233,6 +237,18 @@ class StepCapture:
         if self._code is not None and self._code[1] is not None:
             self._shapes["is_vae"] = True
         self._executed_outputs, self._output_owners = {}, {}
+
+    def _prefer_narrower_than_encoder(self) -> None:
+        """A module named ``encoder`` is the code only when nothing after it is narrower:
+        many models end the encoder wide and squeeze it in a separate layer (``fc``,
+        ``head``, ``to_latent``)."""
+        width = int(self._code[0][0].numel())
+        choice = narrowest([(name, w) for name, w, _ in self._executed])
+        if choice is None or choice[1] >= width or choice[0] not in self._executed_outputs:
+            return
+        name = choice[0]
+        self._code_name, self._code_module = name, self.model.get_submodule(name)
+        self._code = (self._executed_outputs[name], None)
 
     def _accumulate_validation(self, args: tuple, kwargs: dict, output) -> None:
         """Sums over eval batches between logging steps; one NaN-safe ratio at the next one."""

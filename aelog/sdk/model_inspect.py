@@ -125,10 +125,17 @@ def per_sample_width(output: object, batch_size: int) -> int | None:
 def narrowest(executed: list[tuple[str, int]]) -> tuple[str, int] | None:
     """The narrowest output on the forward path, the last one on ties.
 
-    The last executed module produces the reconstruction and is never the code.
-    Later wins a tie so that a code's activation (what the decoder sees) is chosen.
+    The last executed module produces the reconstruction and is never the code, nor are
+    the modules just before it with outputs as wide (the last layer, then a Flatten, an
+    output activation or an Identity). Later wins a tie so that a code's activation (what
+    the decoder sees) is chosen.
     """
-    candidates = executed[:-1]
+    if not executed:
+        return None
+    end = len(executed) - 1
+    while end > 0 and executed[end - 1][1] == executed[-1][1]:
+        end -= 1
+    candidates = executed[:end]
     if not candidates:
         return None
     best = None

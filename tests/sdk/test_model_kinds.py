@@ -122,6 +122,28 @@ def test_narrowest_output_is_the_bottleneck(tmp_path):
     assert ((0 < bound) & (bound < 1)).all()
 
 
+class WideEncoderThenHead(nn.Module):
+    """``self.encoder`` ends wide; a separate layer squeezes it to the code, as many do."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.encoder = nn.Sequential(nn.Linear(64, 128), nn.ReLU())
+        self.to_latent = nn.Linear(128, 6)
+        self.decoder = nn.Sequential(nn.Linear(6, 128), nn.ReLU(), nn.Linear(128, 64),
+                                     nn.Sigmoid())
+
+    def forward(self, x):
+        return self.decoder(self.to_latent(self.encoder(x)))
+
+
+def test_a_wide_encoder_module_is_not_the_code_when_a_narrower_layer_follows(tmp_path):
+    torch.manual_seed(0)
+    _, run = _run(tmp_path, WideEncoderThenHead(), digits())
+    assert run.metadata["model"]["latent_module"] == "to_latent"
+    assert run.metadata["model"]["latent_size"] == 6
+    assert run.signal(fmt.RANK_K_ERROR) is not None
+
+
 @pytest.mark.parametrize("by_name", [True, False], ids=["dotted_name", "module"])
 def test_latent_named_by_the_user(tmp_path, by_name):
     torch.manual_seed(0)

@@ -1,0 +1,121 @@
+"""One scenario drawn from one seed: architecture, data, optimizer, length, and a defect.
+
+Everything follows from the seed, so a seed range is a fixed set of scenarios that a
+report can name and anyone can re-run. The draw knows nothing about the engine.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, replace
+
+HEALTHY = "healthy"
+
+VECTOR_DATA = ("digits", "images255", "lowrank", "sines", "binary", "tabular")
+IMAGE_DATA = ("digits", "images255")
+FAMILIES = {
+    "digits": ("mlp", "conv2d"),
+    "images255": ("mlp", "conv2d"),
+    "lowrank": ("mlp", "conv1d", "gru", "transformer"),
+    "sines": ("mlp", "conv1d", "gru", "transformer"),
+    "binary": ("mlp", "conv1d", "transformer"),
+    "tabular": ("mlp", "conv1d"),
+    "tokens": ("gru", "conv1d", "transformer"),
+}
+OPTIMIZERS = {  # a sensible learning rate for each (per feature for plain SGD: the loss is
+    # summed over features); the draw spreads it 3x either way
+    "sgd": 0.1, "momentum": 0.02, "adam": 1e-3, "adamw": 1e-3, "rmsprop": 5e-4,
+}
+DEFECTS = (
+    "lr_too_high", "lr_too_low", "init_constant", "init_too_small", "init_too_large",
+    "dead_relu", "saturated_activation", "frozen_parameters", "constant_input",
+    "over_regularized", "under_regularized", "latent_too_small", "latent_too_large",
+    "posterior_collapse", "loss_mismatch",
+)
+TOKEN_DEFECTS = ("lr_too_high", "lr_too_low", "frozen_parameters", "constant_input",
+                 "posterior_collapse", "init_constant")
+STANDARDISED = ("lowrank", "sines", "tabular")
+"""data with negative values and unit spread: a sigmoid or ReLU output cannot fit it."""
+
+
+@dataclass(frozen=True)
+class Spec:
+    seed: int
+    defect: str
+    """a cause id, or "healthy"."""
+    severity: float
+    """0..1: how hard the defect is applied (each defect maps it onto its own scale)."""
+    data: str
+    family: str
+    vae: bool
+    optimizer: str
+    lr: float
+    batch: int
+    steps: int
+    width: int
+    latent: int
+    activation: str
+    output: str
+    """"linear", "sigmoid" (with BCE on [0, 1] data), "logits" (BCE-with-logits)."""
+
+    def fixed(self) -> Spec:
+        """The same run without its defect: the twin that shows what the defect did."""
+        return replace(self, defect=HEALTHY, severity=0.0)
+
+    def describe(self) -> str:
+        kind = f"{self.family}{' VAE' if self.vae else ''} on {self.data}"
+        return (f"{kind}, {self.optimizer} lr {self.lr:.2g}, batch {self.batch}, "
+                f"{self.steps} steps, width {self.width}, latent {self.latent}, "
+                f"{self.activation}, {self.output} output")
+
+
+def _log_uniform(rng: random.Random, low: float, high: float) -> float:
+    return math.exp(rng.uniform(math.log(low), math.log(high)))
+
+
+def draw(seed: int, healthy_share: float = 0.25) -> Spec:
+    """The scenario of one seed: a defect (or none), then a setting where it can arise."""
+    rng = random.Random(seed)
+    defect = HEALTHY if rng.random() < healthy_share else rng.choice(DEFECTS)
+    data = rng.choice((*VECTOR_DATA, "tokens"))
+    if defect != HEALTHY and data == "tokens" and defect not in TOKEN_DEFECTS:
+        data = rng.choice(VECTOR_DATA)
+    if defect == "loss_mismatch":
+        data = rng.choice((*STANDARDISED, "images255"))
+    if defect in ("latent_too_large", "under_regularized"):
+        data = rng.choice(("digits", "lowrank", "sines"))
+    family = rng.choice(FAMILIES[data])
+    if defect in ("dead_relu", "saturated_activation", "latent_too_large", "under_regularized"):
+        family = "mlp" if defect != "dead_relu" else rng.choice(
+            [f for f in FAMILIES[data] if f in ("mlp", "conv1d", "conv2d")] or ["mlp"])
+    if data == "tokens" and family == "conv1d" and defect == "posterior_collapse":
+        family = "gru"
+    vae = defect == "posterior_collapse" or (
+        rng.random() < 0.3 and not (data == "tokens" and family == "conv1d")
+        and defect not in ("latent_too_large",))
+    optimizer = rng.choice(tuple(OPTIMIZERS))
+    lr = OPTIMIZERS[optimizer] * _log_uniform(rng, 1 / 3, 3)
+    if data == "images255" and optimizer in ("sgd", "momentum"):
+        lr /= 3000  # plain SGD on 0..255 pixels needs a far smaller step to train at all
+    activation = "relu" if defect == "dead_relu" else rng.choice(("relu", "gelu", "leaky", "tanh"))
+    if defect == "saturated_activation":
+        activation = rng.choice(("tanh", "sigmoid"))
+    output = "linear"
+    if data in ("digits", "binary"):
+        output = rng.choice(("linear", "sigmoid", "logits"))
+    if defect == "loss_mismatch":
+        output = "sigmoid" if data != "images255" else rng.choice(("sigmoid", "tanh"))
+    steps = int(_log_uniform(rng, 200, 3000))
+    if family in ("gru", "transformer"):
+        steps = min(steps, 1500)  # a costlier step: keep the whole benchmark under an hour
+    features = {"digits": 64, "images255": 64, "tabular": 16}.get(data, 32)
+    latent = min(rng.choice((4, 8, 16)), features // 4)  # a code that compresses
+    width = rng.choice((32, 64, 128))
+    if defect in ("under_regularized", "latent_too_large"):
+        width, steps = 256, max(steps, 1500)  # room to memorise, or to pass inputs through
+    return Spec(
+        seed=seed, defect=defect, severity=rng.random(), data=data, family=family, vae=vae,
+        optimizer=optimizer, lr=lr, batch=rng.choice((32, 64, 128)), steps=steps,
+        width=width, latent=latent, activation=activation, output=output,
+    )
