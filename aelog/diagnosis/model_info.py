@@ -95,6 +95,24 @@ def input_size(run: RunData) -> int | None:
     return int(value) if value and value >= 1 else None
 
 
+def token_classes(run: RunData) -> int | None:
+    value = number(model(run).get("token_classes"))
+    return int(value) if value and value >= 2 else None
+
+
+def values_per_sample(run: RunData) -> int | None:
+    """Output values (positions, for a token model) in one sample of the reconstruction."""
+    shape = model(run).get("output_shape")
+    if not isinstance(shape, list) or len(shape) < 2:
+        return None
+    sizes = [number(v) for v in shape[1:]]
+    if any(v is None or v < 1 for v in sizes):
+        return None
+    total = int(math.prod(sizes))
+    classes = token_classes(run)
+    return total // classes if classes and total % classes == 0 else total
+
+
 def is_vae(run: RunData) -> bool:
     return bool(setting(run, "is_vae"))
 

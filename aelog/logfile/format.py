@@ -71,6 +71,16 @@ RECON_MSE = "recon_mse"
 LOSS_GRADIENT_ALIGNMENT = "loss_gradient_alignment"
 """cosine between the loss's gradient on the output and (output - target), or
 softmax(output) - one_hot(target) for tokens: near 0 when the loss does not compare them."""
+RECON_TERM_WEIGHT = "recon_term_weight"
+"""the loss's weight on each output value, times the batch size (from the gradient on the
+output): 1 when the reconstruction term is summed over a sample's values, 1/n averaged."""
+RECON_TERM_FIT = "recon_term_fit"
+"""cosine between the gradient on the output and the best per-value loss's derivative."""
+KL_TERM_WEIGHT = "kl_term_weight"
+"""VAE: the analytic KL's weight on each latent dimension, times the batch size (from the
+gradients on mu and log-variance): 1 when summed over dimensions, 1/k averaged."""
+KL_TERM_FIT = "kl_term_fit"
+"""cosine of that fit: near 1 when the decoder sends (almost) nothing back through z."""
 
 # -- token reconstructions (logits over classes against integer targets) -------------------
 TOKEN_CROSS_ENTROPY = "token_cross_entropy"

@@ -61,8 +61,8 @@ def token_layout(output: torch.Tensor, target: torch.Tensor) -> TokenLayout | No
     return None
 
 
-def _aligned(output: torch.Tensor, target: torch.Tensor, layout: TokenLayout
-             ) -> tuple[torch.Tensor, torch.Tensor]:
+def token_probabilities(output: torch.Tensor, target: torch.Tensor, layout: TokenLayout
+                        ) -> tuple[torch.Tensor, torch.Tensor]:
     """Probabilities as ``(B, N, V)`` and tokens as ``(B, N)`` for N positions."""
     scores, tokens = arranged(output, target, layout)
     return _probabilities(scores), tokens
@@ -117,7 +117,7 @@ def token_sums(output: torch.Tensor, target: torch.Tensor, layout: TokenLayout
     input and prediction. It is 0 when every input gets the same answer and equals
     ``entropy`` when each prediction is the one-hot target. Positions whose token is not a
     class (``-100``, the usual ``ignore_index``) are left out, as the loss leaves them out."""
-    probs, tokens = _aligned(output, target, layout)
+    probs, tokens = token_probabilities(output, target, layout)
     classes = probs.shape[-1]
     valid = (tokens >= 0) & (tokens < classes)
     weight = valid.double()
@@ -177,7 +177,7 @@ def token_gradient_alignment(gradient: torch.Tensor, output: torch.Tensor,
                              target: torch.Tensor, layout: TokenLayout) -> torch.Tensor:
     """Cosine between the loss's gradient on the output and softmax(output) - one_hot(target),
     the gradient of cross-entropy over the output's class dimension (any reduction)."""
-    probs, tokens = _aligned(output, target, layout)
+    probs, tokens = token_probabilities(output, target, layout)
     grad, _ = arranged(gradient, target, layout)
     classes = probs.shape[-1]
     valid = ((tokens >= 0) & (tokens < classes)).double()
@@ -188,3 +188,21 @@ def token_gradient_alignment(gradient: torch.Tensor, output: torch.Tensor,
     expected = ((probs.pow(2).sum(-1) - 2 * picked + 1) * valid).sum()
     size = grad.pow(2).sum().sqrt() * expected.sqrt()
     return inner / size.clamp_min(torch.finfo(torch.float64).tiny)
+
+
+def token_reconstruction_weight(gradient: torch.Tensor, output: torch.Tensor,
+                                target: torch.Tensor, layout: TokenLayout
+                                ) -> dict[str, torch.Tensor]:
+    """Cross-entropy's weight on each position, times the batch size: the gradient's
+    projection on ``softmax(output) - one_hot(target)``, the derivative of cross-entropy."""
+    probs, tokens = token_probabilities(output, target, layout)
+    grad, _ = arranged(gradient, target, layout)
+    classes = probs.shape[-1]
+    valid = ((tokens >= 0) & (tokens < classes)).unsqueeze(-1).double()
+    one_hot = torch.zeros_like(probs).scatter_(
+        -1, tokens.clamp(0, classes - 1).unsqueeze(-1), 1.0)
+    derivative = (probs - one_hot) * valid
+    inner = (grad * derivative).sum()
+    square = derivative.pow(2).sum().clamp_min(torch.finfo(torch.float64).tiny)
+    cosine = inner / (grad.norm() * square.sqrt()).clamp_min(torch.finfo(torch.float64).tiny)
+    return {fmt.RECON_TERM_WEIGHT: inner / square * probs.shape[0], fmt.RECON_TERM_FIT: cosine}

@@ -17,6 +17,7 @@ from torch import nn
 from aelog.logfile import format as fmt
 from aelog.probes import code as code_probe
 from aelog.probes import data as data_probe
+from aelog.probes import loss_terms
 from aelog.probes import optimizer as optimizer_probe
 from aelog.probes import symptom as symptom_probe
 from aelog.probes import tokens as token_probe
@@ -107,12 +108,15 @@ class StepCapture:
             )
 
     def _keep_if_narrowest(self, name: str, width: int, output: torch.Tensor) -> None:
-        """Copy only the outputs that may turn out to be the code: the narrowest so far."""
-        if width > min(w for _, w, _ in self._executed):
+        """Copy only the outputs that may turn out to be the code: those at the two
+        narrowest widths so far (the narrowest may be the reconstruction's own layers,
+        which are never the code: see ``narrowest``)."""
+        smallest = sorted({w for _, w, _ in self._executed})[:2]
+        if width > smallest[-1]:
             return
         widths = {n: w for n, w, _ in self._executed}
         self._executed_outputs = {
-            n: kept for n, kept in self._executed_outputs.items() if widths[n] == width
+            n: kept for n, kept in self._executed_outputs.items() if widths[n] in smallest
         }
         self._executed_outputs[name] = output.detach().clone()
 
@@ -187,19 +191,40 @@ class StepCapture:
         target = target.detach()
         layout = token_probe.token_layout(output, target)
 
-        def alignment(gradient: torch.Tensor) -> torch.Tensor:
+        def read(gradient: torch.Tensor) -> dict[str, torch.Tensor]:
             if layout is not None:
-                return token_probe.token_gradient_alignment(gradient, output, target, layout)
+                stats = token_probe.token_reconstruction_weight(gradient, output, target, layout)
+                stats[fmt.LOSS_GRADIENT_ALIGNMENT] = token_probe.token_gradient_alignment(
+                    gradient, output, target, layout)
+                return stats
+            shaped = matching_shape(gradient, target)
+            stats = loss_terms.reconstruction_weight(
+                shaped, matching_shape(output.detach(), target), target)
             values = matching_shape(parsed.reconstruction_values(), target)
-            return symptom_probe.gradient_alignment(
-                matching_shape(gradient, target), values, target)
+            stats[fmt.LOSS_GRADIENT_ALIGNMENT] = symptom_probe.gradient_alignment(
+                shaped, values, target)
+            return stats
 
         def on_gradient(gradient: torch.Tensor) -> None:
-            value = self._guard.run("loss_gradient", alignment, gradient)
-            if value is not None:
-                self._pending[fmt.LOSS_GRADIENT_ALIGNMENT] = value
+            self._pending.update(self._guard.run("loss_gradient", read, gradient) or {})
 
         output.register_hook(on_gradient)
+        mu, logvar = parsed.mu, parsed.logvar
+        if mu is None or logvar is None or not (mu.requires_grad and logvar.requires_grad):
+            return
+        gradients: dict[str, torch.Tensor] = {}
+
+        def on_latent_gradient(name: str):
+            def hook(gradient: torch.Tensor) -> None:
+                gradients[name] = gradient
+                if len(gradients) == 2:
+                    self._pending.update(self._guard.run(
+                        "loss_gradient", loss_terms.kl_weight, mu, logvar,
+                        gradients["mu"], gradients["logvar"]) or {})
+            return hook
+
+        mu.register_hook(on_latent_gradient("mu"))
+        logvar.register_hook(on_latent_gradient("logvar"))
 
     def _symptom_stats(self, parsed: ParsedOutput, target: torch.Tensor, slow: bool
                        ) -> dict[str, torch.Tensor]:

@@ -149,7 +149,12 @@ class TransformerDecoder(nn.Module):
 
 def _vector_model(spec: Spec, features: int, latent: int) -> nn.Module:
     w, act = spec.width, spec.activation
-    if spec.family == "mlp":
+    if spec.family == "mlp" and spec.depth == 1:
+        # the tutorial's autoencoder: one layer each side of the code (latent_too_large
+        # draws it, with a code wider than the input; its twin keeps a narrow one)
+        encoder = nn.Sequential(nn.Linear(features, w), _activation(act))
+        decoder = nn.Sequential(nn.Linear(latent, w), _activation(act), nn.Linear(w, features))
+    elif spec.family == "mlp":
         encoder = nn.Sequential(nn.Linear(features, w), _activation(act),
                                 nn.Linear(w, w), _activation(act))
         decoder = nn.Sequential(nn.Linear(latent, w), _activation(act),
@@ -252,15 +257,12 @@ def _apply_init_defect(model: nn.Module, spec: Spec) -> None:
         elif spec.defect == "init_too_large":
             for weight in _weights(model):
                 weight.mul_(8 + 22 * s)
-        elif spec.defect == "dead_relu":
-            last = [m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d,
-                                                                 nn.ConvTranspose1d,
-                                                                 nn.ConvTranspose2d))][-1]
-            for module in model.modules():
-                if module is not last and getattr(module, "bias", None) is not None \
-                        and isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d,
-                                                nn.ConvTranspose1d, nn.ConvTranspose2d)):
-                    module.bias.fill_(-(2 + 6 * s))
+        elif spec.defect == "dead_relu":  # a negative bias before every ReLU
+            for sequence in [m for m in model.modules() if isinstance(m, nn.Sequential)]:
+                layers = list(sequence)
+                for layer, after in zip(layers, layers[1:], strict=False):
+                    if isinstance(after, nn.ReLU) and getattr(layer, "bias", None) is not None:
+                        layer.bias.fill_(-(2 + 6 * s))
     if spec.defect == "frozen_parameters":
         encoder = getattr(model, "encoder", None) or model
         for p in encoder.parameters():

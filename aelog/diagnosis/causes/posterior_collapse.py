@@ -7,6 +7,7 @@ from __future__ import annotations
 from aelog.diagnosis import measures as m
 from aelog.diagnosis import model_info as info
 from aelog.diagnosis.causes.base import Cause, Evidence
+from aelog.diagnosis.loss_balance import loss_balance
 from aelog.diagnosis.outcome import shortfall
 from aelog.logfile import format as fmt
 from aelog.logfile.run_data import RunData
@@ -71,8 +72,11 @@ def _score(run: RunData) -> Evidence | None:
     if since is None or int(series.steps[-1]) - since < _persistence(run):
         return None
     facts.append(f"since step {since}")
-    fix = ("anneal the KL weight from 0 to 1 over the first epochs (beta warm-up), use free bits "
-           "(clamp each dimension's KL at >= 0.1 nats), or weaken the decoder")
+    balance, balance_fix = loss_balance(run)
+    facts.extend(balance)
+    fix = balance_fix or (
+        "anneal the KL weight from 0 to 1 over the first epochs (beta warm-up), use free bits "
+        "(clamp each dimension's KL at >= 0.1 nats), or weaken the decoder")
     return Evidence(strength * (0.5 + 0.5 * shortfall(run)), since, facts, fix)
 
 

@@ -1,0 +1,63 @@
+"""How the user's loss weighs its terms, read from the gradients backward leaves on the
+model's outputs: no access to the loss function is needed.
+
+A loss ``c * sum_i l(r_i, x_i)`` leaves ``c * l'(r_i, x_i)`` on each output value, so the
+weight ``c`` of the reconstruction term is a projection of the gradient on the derivative
+of the per-value loss (squared error, binary cross-entropy on probabilities or on logits,
+absolute error; for tokens cross-entropy), whichever fits. The KL term of a VAE with the
+analytic Gaussian KL leaves ``c_kl * mu`` on mu and ``c_kl * (exp(logvar) - 1) / 2`` on the
+log-variance, plus what the decoder sends back through z, which is ~0 once the decoder
+ignores z: exactly when the weight matters. Times the batch size, each weight reads 1 for
+a term summed per sample and 1/n for one averaged over its n values.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from aelog.logfile import format as fmt
+
+TINY = 1e-300
+
+
+def _projection(gradient: torch.Tensor, derivative: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(weight, cosine) of the gradient on one candidate derivative."""
+    inner = (gradient * derivative).sum()
+    square = derivative.pow(2).sum()
+    weight = inner / square.clamp_min(TINY)
+    cosine = inner / (gradient.norm() * square.sqrt()).clamp_min(TINY)
+    return weight, cosine
+
+
+def reconstruction_weight(gradient: torch.Tensor, output: torch.Tensor,
+                          target: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The reconstruction term's per-sample weight on each output value, and how well the
+    best per-value loss explains the gradient (cosine)."""
+    batch = output.shape[0]
+    g = gradient.detach().reshape(batch, -1).double()
+    r = output.detach().reshape(batch, -1).double()
+    x = target.detach().reshape(batch, -1).double()
+    candidates = [2 * (r - x), torch.sigmoid(r) - x, torch.sign(r - x)]
+    if bool(((r > 0) & (r < 1)).all()):
+        candidates.append((r - x) / (r * (1 - r)).clamp_min(1e-12))
+    best_weight, best_cosine = _projection(g, candidates[0])
+    for derivative in candidates[1:]:
+        weight, cosine = _projection(g, derivative)
+        better = cosine > best_cosine
+        best_weight = torch.where(better, weight, best_weight)
+        best_cosine = torch.where(better, cosine, best_cosine)
+    return {fmt.RECON_TERM_WEIGHT: best_weight * batch, fmt.RECON_TERM_FIT: best_cosine}
+
+
+def kl_weight(mu: torch.Tensor, logvar: torch.Tensor, mu_gradient: torch.Tensor,
+              logvar_gradient: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The analytic KL term's per-sample weight on each latent dimension, with the cosine
+    of the fit (near 1 when nothing else pulls on mu and the log-variance)."""
+    batch = mu.shape[0]
+    regressor = torch.cat([mu.detach().reshape(batch, -1).double(),
+                           0.5 * (logvar.detach().double().exp() - 1).reshape(batch, -1)], 1)
+    response = torch.cat([mu_gradient.detach().reshape(batch, -1).double(),
+                          logvar_gradient.detach().reshape(batch, -1).double()], 1)
+    weight, cosine = _projection(response, regressor)
+    return {fmt.KL_TERM_WEIGHT: weight * batch, fmt.KL_TERM_FIT: cosine}
