@@ -69,8 +69,9 @@ def manifests(spec: Spec, bad: dict[str, float], twin: dict[str, float],
         return (bad["error"] - bad_train["error"] >= 0.3
                 and bad["error"] >= twin["error"] + 0.1)
     if spec.defect == "latent_too_large":
-        return (bad.get("noise_error", 1.0) < 0.5
-                and twin.get("noise_error", 0.0) > 2 * bad.get("noise_error", 1.0))
+        # identity-like: at least 40% of a random input's variance passes the code
+        return (bad.get("noise_error", 1.0) <= 0.6
+                and twin.get("noise_error", 0.0) >= 1.5 * bad.get("noise_error", 1.0))
     if spec.defect == "posterior_collapse":
         return (bad.get("active_units", 1) == 0 and twin.get("active_units", 0) >= 1
                 and bad["error"] >= twin["error"] + 0.1)
@@ -89,9 +90,20 @@ def _fmt(check: dict[str, float]) -> str:
 
 
 def run_scenario(job: tuple[Spec, str, str]) -> Outcome:
+    """Train one scenario and its twin; a scenario that cannot be built or trained (a bug
+    in the benchmark, not in aelog) is reported as such, and the others go on."""
     spec, logdir, salt = job
     torch.set_num_threads(1)
     started = time.perf_counter()
+    try:
+        return _run_scenario(spec, logdir, salt, started)
+    except Exception as error:  # noqa: BLE001
+        return Outcome(spec, _name(spec.seed, "run", salt), None, False, False,
+                       f"FAILED to train: {type(error).__name__}: {error}",
+                       time.perf_counter() - started)
+
+
+def _run_scenario(spec: Spec, logdir: str, salt: str, started: float) -> Outcome:
     run = _name(spec.seed, "run", salt)
     model, train_data, held_out = train(spec, logdir, run)
     check = held_out_check(spec, model, held_out)
@@ -195,6 +207,11 @@ def render_range(label: str, seeds: range, outcomes: list[Outcome], scored: list
         f"{_ratio(s['false_alarms'], s['healthy'])}", "",
         "| cause | precision | recall |", "|---|---|---|",
     ]
+    failed = [o for o in outcomes if o.check.startswith("FAILED")]
+    if failed:
+        lines[6:6] = [f"- {len(failed)} scenario(s) could not be trained (a benchmark bug, "
+                      "left out): " + "; ".join(f"seed {o.spec.seed}: {o.check}"
+                                                 for o in failed)]
     for cause, hits, predicted, actual in per_cause(scored):
         if predicted or actual:
             lines.append(f"| {cause} | {_ratio(hits, predicted)} | {_ratio(hits, actual)} |")

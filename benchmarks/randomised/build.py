@@ -182,7 +182,7 @@ def _vector_model(spec: Spec, features: int, latent: int) -> nn.Module:
     elif spec.family == "gru":
         encoder, decoder = GruEncoder(w), GruDecoder(latent, w, features)
     else:
-        width = min(w, 64)
+        width = 32  # attention over every position: the costliest step of the families
         return Autoencoder(TransformerEncoder(width, features),
                            TransformerDecoder(latent, width, features), width, latent,
                            spec.vae, spec.output)
@@ -192,12 +192,12 @@ def _vector_model(spec: Spec, features: int, latent: int) -> nn.Module:
 def _token_model(spec: Spec, latent: int) -> nn.Module:
     if spec.vae:
         if spec.family == "transformer":
-            return TransformerTextVAE(VOCAB, width=min(spec.width, 64), latent=latent)
+            return TransformerTextVAE(VOCAB, width=32, latent=latent)
         return GruTextVAE(VOCAB, hidden=spec.width, latent=latent)
     if spec.family == "conv1d":
-        return ConvTokenAE(VOCAB, channels=spec.width, code=latent)
+        return ConvTokenAE(VOCAB, channels=min(spec.width, 64), code=latent)
     if spec.family == "transformer":
-        return TransformerTokenAE(VOCAB, width=min(spec.width, 64), code=latent)
+        return TransformerTokenAE(VOCAB, width=32, code=latent)
     return GruTokenAE(VOCAB, hidden=spec.width, code=latent)
 
 

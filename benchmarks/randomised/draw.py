@@ -113,11 +113,13 @@ def draw(seed: int, healthy_share: float = 0.25) -> Spec:
         output = rng.choice(("linear", "sigmoid", "logits"))
     if defect == "loss_mismatch":
         output = "sigmoid" if data != "images255" else rng.choice(("sigmoid", "tanh"))
+    if defect == "saturated_activation":
+        output = "linear"  # the inputs (and so the targets) are in raw units, not [0, 1]
     steps = int(_log_uniform(rng, 200, 3000))
     if family == "gru":
         steps = min(steps, 1500)  # a costlier step: keep the whole benchmark under an hour
     if family == "transformer":
-        steps = min(steps, 600)
+        steps = min(steps, 400)
     features = {"digits": 64, "images255": 64, "tabular": 16}.get(data, 32)
     latent = min(rng.choice((4, 8, 16)), features // 4)  # a code that compresses
     width = rng.choice((32, 64, 128))

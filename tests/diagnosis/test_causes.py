@@ -207,6 +207,29 @@ def test_posterior_collapse():
     assert ranked(build(signals, healthy_layers(), meta))[0] == "posterior_collapse"
 
 
+def test_an_output_that_cannot_reach_the_targets_ranks_above_what_it_kills():
+    """A sigmoid on standardised data is the root cause even when the KL and the
+    bottleneck's ReLUs die too: fixing them would not let the output reach the targets."""
+    signals = _collapsed_signals()
+    signals[fmt.KL_PER_DIM] = np.full(N, 0.001)
+    signals[fmt.KL_MAX_DIM] = np.full(N, 0.003)
+    signals[fmt.ACTIVE_UNITS_FRACTION] = np.zeros(N)
+    signals[fmt.TARGET_MIN] = np.full(N, -2.5)
+    signals[fmt.TARGET_MAX] = np.full(N, 2.5)
+    signals[fmt.OUTPUT_MIN] = np.full(N, 0.3)
+    signals[fmt.OUTPUT_MAX] = np.full(N, 0.5)
+    layers = healthy_layers()
+    layers["encoder.1"][fmt.LAYER_DEAD_FRACTION] = np.where(STEPS < 100, 0.1, 1.0)
+    meta = healthy_metadata(is_vae=True, output_activation="Sigmoid")
+    diagnosis = diagnose_run(build(signals, layers, meta))
+    ids = [c.id for c in diagnosis.causes]
+    assert ids[0] == "loss_mismatch", ids
+    for consequence in ("posterior_collapse", "dead_relu"):
+        (finding,) = [c for c in diagnosis.causes if c.id == consequence] or [None]
+        if finding is not None:
+            assert "likely a consequence of loss_mismatch" in " ".join(finding.evidence)
+
+
 def test_frozen_parameters_declared_and_measured():
     meta = healthy_metadata()
     meta["model"]["layers"][0]["in_optimizer"] = False

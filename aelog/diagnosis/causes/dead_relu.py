@@ -82,5 +82,5 @@ CAUSE = Cause(
     fix="use nn.LeakyReLU(0.01), zero biases at init, lower the learning rate",
     score=_score,
     consequence_of=("lr_too_high", "init_too_small", "init_too_large", "init_constant",
-                    "constant_input"),
+                    "constant_input", "loss_mismatch"),
 )

@@ -85,6 +85,6 @@ CAUSE = Cause(
     needs=(fmt.ACTIVE_UNITS_FRACTION, fmt.KL_MAX_DIM, fmt.KL_PER_DIM),
     fix="KL warm-up (beta from 0 to 1) or free bits",
     score=_score,
-    consequence_of=("lr_too_high",),
+    consequence_of=("lr_too_high", "loss_mismatch"),
     applies=lambda run: not run.metadata or info.is_vae(run),
 )
