@@ -69,8 +69,10 @@ TARGET_STD = "target_std"
 RECON_MSE = "recon_mse"
 """mean squared error between outputs and targets (our own measure, not the user's loss)."""
 LOSS_GRADIENT_ALIGNMENT = "loss_gradient_alignment"
-"""cosine between the loss's gradient on the output and (output - target), or
-softmax(output) - one_hot(target) for tokens: near 0 when the loss does not compare them."""
+"""cosine between the loss's gradient on the output and the derivative of the per-value
+loss that fits it best (squared error, BCE on probabilities or logits, absolute error; for
+tokens, cross-entropy's softmax(output) - one_hot(target)): near 0 when the loss does not
+compare the output with its target."""
 RECON_TERM_WEIGHT = "recon_term_weight"
 """the loss's weight on each output value, times the batch size (from the gradient on the
 output): 1 when the reconstruction term is summed over a sample's values, 1/n averaged."""

@@ -33,21 +33,36 @@ def _projection(gradient: torch.Tensor, derivative: torch.Tensor
 def reconstruction_weight(gradient: torch.Tensor, output: torch.Tensor,
                           target: torch.Tensor) -> dict[str, torch.Tensor]:
     """The reconstruction term's per-sample weight on each output value, and how well the
-    best per-value loss explains the gradient (cosine)."""
+    best per-value loss explains the gradient: the cosine, which is also the loss's
+    alignment with the target (near 0 when the loss compares the output with something
+    else: a ``view`` that should have been a ``permute``, the wrong target).
+
+    Values the loss leaves no gradient on (a saturated sigmoid behind a clamp, masked
+    pixels) are left out: the loss does not read them, rather than reads them wrongly. No
+    gradient at all gives NaN: there is nothing to read."""
     batch = output.shape[0]
     g = gradient.detach().reshape(batch, -1).double()
+    read = g != 0
     r = output.detach().reshape(batch, -1).double()
     x = target.detach().reshape(batch, -1).double()
-    candidates = [2 * (r - x), torch.sigmoid(r) - x, torch.sign(r - x)]
-    if bool(((r > 0) & (r < 1)).all()):
-        candidates.append((r - x) / (r * (1 - r)).clamp_min(1e-12))
-    best_weight, best_cosine = _projection(g, candidates[0])
-    for derivative in candidates[1:]:
-        weight, cosine = _projection(g, derivative)
+    probabilities = ((r > 0) & (r < 1) | ~read).all()  # a 0-d tensor: no host read
+    candidates = [(2 * (r - x), None), (torch.sigmoid(r) - x, None), (torch.sign(r - x), None),
+                  ((r - x) / (r * (1 - r)).abs().clamp_min(1e-12), probabilities)]
+    best_weight = best_cosine = None
+    for derivative, applies in candidates:
+        weight, cosine = _projection(g, torch.where(read, derivative, 0.0))
+        if applies is not None:
+            cosine = torch.where(applies, cosine, torch.full_like(cosine, -2.0))
+        if best_cosine is None:
+            best_weight, best_cosine = weight, cosine
+            continue
         better = cosine > best_cosine
         best_weight = torch.where(better, weight, best_weight)
         best_cosine = torch.where(better, cosine, best_cosine)
-    return {fmt.RECON_TERM_WEIGHT: best_weight * batch, fmt.RECON_TERM_FIT: best_cosine}
+    nothing = torch.full_like(best_cosine, float("nan"))
+    best_cosine = torch.where(read.any(), best_cosine, nothing)
+    return {fmt.RECON_TERM_WEIGHT: best_weight * batch, fmt.RECON_TERM_FIT: best_cosine,
+            fmt.LOSS_GRADIENT_ALIGNMENT: best_cosine}
 
 
 def kl_weight(mu: torch.Tensor, logvar: torch.Tensor, mu_gradient: torch.Tensor,

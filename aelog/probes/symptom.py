@@ -84,14 +84,3 @@ def validation_sums(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         centred(out).pow(2).sum(),
     ])
 
-
-def gradient_alignment(gradient: torch.Tensor, output: torch.Tensor,
-                       target: torch.Tensor) -> torch.Tensor:
-    """Cosine between the loss's gradient on the output and (output - target): 1 for a
-    squared error however it is reduced, positive for any loss that pulls each value
-    towards its target; near 0 when the loss compares the output with something else
-    (a ``view`` that should have been a ``permute``, the wrong target)."""
-    grad = _raw_matrix(gradient)
-    difference = _raw_matrix(output) - _raw_matrix(target)
-    size = grad.norm() * difference.norm()
-    return (grad * difference).sum() / size.clamp_min(torch.finfo(size.dtype).tiny)

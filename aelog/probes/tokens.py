@@ -83,13 +83,11 @@ def arranged(output: torch.Tensor, target: torch.Tensor, layout: TokenLayout
 
 
 def _probabilities(scores: torch.Tensor) -> torch.Tensor:
-    """Softmax of logits (or of log-probabilities); probabilities pass as they are."""
-    finite = torch.isfinite(scores).all()
-    if finite and scores.min() >= 0 and scores.max() <= 1:
-        total = scores.sum(-1)
-        if torch.all((total - 1).abs() <= PROBABILITY_TOLERANCE):
-            return scores
-    return torch.softmax(scores, dim=-1)
+    """Softmax of logits (or of log-probabilities); probabilities pass as they are. Decided
+    on the device: no host read in the middle of a logging step."""
+    already = (torch.isfinite(scores).all() & (scores.min() >= 0) & (scores.max() <= 1)
+               & ((scores.sum(-1) - 1).abs() <= PROBABILITY_TOLERANCE).all())
+    return torch.where(already, scores, torch.softmax(scores, dim=-1))
 
 
 def _position_entropy(tokens: torch.Tensor, valid: torch.Tensor, classes: int

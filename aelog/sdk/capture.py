@@ -197,13 +197,9 @@ class StepCapture:
                 stats[fmt.LOSS_GRADIENT_ALIGNMENT] = token_probe.token_gradient_alignment(
                     gradient, output, target, layout)
                 return stats
-            shaped = matching_shape(gradient, target)
-            stats = loss_terms.reconstruction_weight(
-                shaped, matching_shape(output.detach(), target), target)
-            values = matching_shape(parsed.reconstruction_values(), target)
-            stats[fmt.LOSS_GRADIENT_ALIGNMENT] = symptom_probe.gradient_alignment(
-                shaped, values, target)
-            return stats
+            return loss_terms.reconstruction_weight(
+                matching_shape(gradient, target), matching_shape(output.detach(), target),
+                target)
 
         def on_gradient(gradient: torch.Tensor) -> None:
             self._pending.update(self._guard.run("loss_gradient", read, gradient) or {})

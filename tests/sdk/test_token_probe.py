@@ -3,12 +3,14 @@ every layout a cross-entropy loop uses, and the loss-gradient alignment."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
 
 from aelog.logfile import format as fmt
-from aelog.probes.symptom import gradient_alignment
+from aelog.probes.loss_terms import reconstruction_weight
 from aelog.probes.tokens import (
     TokenLayout,
     token_gradient_alignment,
@@ -128,10 +130,31 @@ def test_cross_entropy_aligns_and_a_wrong_view_does_not(reduction):
     assert abs(float(token_gradient_alignment(wrong, logits, tokens, layout))) < 0.3
 
 
-def test_squared_error_aligns_and_a_transposed_target_does_not():
+def _alignment(gradient, output, target) -> float:
+    return float(reconstruction_weight(gradient, output, target)[fmt.LOSS_GRADIENT_ALIGNMENT])
+
+
+@pytest.mark.parametrize("loss", ["mse", "bce", "bce_logits", "l1"])
+def test_per_value_losses_align_and_a_transposed_target_does_not(loss):
     images = torch.rand(B, 8, 8)
-    output = torch.rand(B, 8, 8)
-    right = _gradient(output, lambda o: F.mse_loss(o, images, reduction="sum"))
-    wrong = _gradient(output, lambda o: F.mse_loss(o, images.transpose(1, 2)))
-    assert float(gradient_alignment(right, output, images)) == pytest.approx(1)
-    assert float(gradient_alignment(wrong, output, images)) < 0.6
+    output = torch.rand(B, 8, 8) * 0.98 + 0.01
+    per_value = {"mse": F.mse_loss, "bce": F.binary_cross_entropy,
+                 "bce_logits": F.binary_cross_entropy_with_logits, "l1": F.l1_loss}[loss]
+    right = _gradient(output, lambda o: per_value(o, images, reduction="sum"))
+    wrong = _gradient(output, lambda o: per_value(o, images.transpose(1, 2)))
+    assert _alignment(right, output, images) == pytest.approx(1)
+    # values share the output's own deviations whatever the target: lower, not near 0
+    assert _alignment(wrong, output, images) < 0.9
+
+
+def test_values_the_loss_does_not_read_are_not_misread():
+    """A sigmoid saturated behind a clamp leaves no gradient on its values: those are left
+    out, and a loss that leaves no gradient at all has nothing to say (NaN), not 0."""
+    images = torch.rand(B, 64)
+    output = torch.rand(B, 64)
+    output[:, :48] = 1.0  # saturated: the clamp below passes no gradient there
+    gradient = _gradient(output, lambda o: F.binary_cross_entropy(
+        o.clamp(1e-6, 1 - 1e-6), images, reduction="sum"))
+    assert float(gradient[:, :48].abs().max()) == 0
+    assert _alignment(gradient, output, images) == pytest.approx(1)
+    assert math.isnan(_alignment(torch.zeros_like(output), output, images))

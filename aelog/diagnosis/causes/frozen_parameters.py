@@ -64,6 +64,8 @@ CAUSE = Cause(
     score=_score,
     # lr_too_low: a step under float32's resolution of the weights rounds away, so weights
     # that train stay as they were between logging steps
+    # saturated_activation: units pinned at a limit pass no gradient back, so the layers
+    # before them stop moving
     consequence_of=("dead_relu", "init_too_small", "init_constant", "lr_too_high",
-                    "constant_input", "lr_too_low"),
+                    "constant_input", "lr_too_low", "saturated_activation"),
 )

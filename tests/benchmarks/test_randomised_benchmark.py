@@ -1,0 +1,96 @@
+"""The randomised out-of-sample benchmark: draws are fixed by their seed and fit their
+defect, a defect counts only when it showed against its twin, and the scores are the
+usual precision and recall."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+
+import pytest
+
+from benchmarks.randomised import __main__ as bench
+from benchmarks.randomised.build import make_data, make_model
+from benchmarks.randomised.draw import DEFECTS, HEALTHY, draw
+
+
+def test_a_seed_is_a_fixed_scenario_and_seeds_vary():
+    assert draw(12345) == draw(12345)
+    specs = [draw(seed) for seed in range(300)]
+    assert len({(s.family, s.data, s.optimizer) for s in specs}) > 30
+    defects = Counter(s.defect for s in specs)
+    assert set(defects) == {*DEFECTS, HEALTHY}
+    assert 0.15 < defects[HEALTHY] / len(specs) < 0.35
+
+
+def test_each_defect_is_drawn_where_it_can_arise():
+    for spec in (draw(seed) for seed in range(400)):
+        if spec.defect == "posterior_collapse":
+            assert spec.vae
+        if spec.defect == "dead_relu":
+            assert spec.activation == "relu"
+        if spec.defect == "saturated_activation":
+            assert spec.activation in ("tanh", "sigmoid") and spec.output == "linear"
+        if spec.defect == "loss_mismatch":
+            assert spec.data in ("lowrank", "sines", "tabular", "images255")
+        if spec.vae or spec.family in ("gru", "transformer"):
+            assert spec.optimizer in ("adam", "adamw", "rmsprop")
+        assert spec.fixed().defect == HEALTHY and spec.fixed().data == spec.data
+
+
+@pytest.mark.parametrize("seed", range(0, 400, 7))
+def test_every_drawn_model_runs_on_its_data(seed):
+    spec = dataclasses.replace(draw(seed), steps=1)
+    train, held_out = make_data(spec)
+    model = make_model(spec, int(train.shape[1]))
+    model(train[:4])
+    assert len(held_out) > 100
+
+
+def test_a_defect_counts_only_when_it_showed_against_its_twin():
+    spec = dataclasses.replace(draw(0), defect="lr_too_high")
+    twin = {"error": 0.2, "spread": 0.8}
+    assert bench.manifests(spec, {"error": 1.0, "spread": 0.0}, twin, {})
+    assert not bench.manifests(spec, {"error": 0.25, "spread": 0.75}, twin, {})
+    memorised = dataclasses.replace(spec, defect="under_regularized")
+    assert bench.manifests(memorised, {"error": 0.6, "spread": 0.6}, twin, {"error": 0.05})
+    assert not bench.manifests(memorised, {"error": 0.6, "spread": 0.6}, twin, {"error": 0.5})
+
+
+def _outcome(seed: int, defect: str, manifested: bool = True) -> bench.Outcome:
+    spec = dataclasses.replace(draw(seed), defect=defect)
+    return bench.Outcome(spec, f"run{seed}", None if defect == HEALTHY else f"twin{seed}",
+                         manifested, True, "check", 1.0)
+
+
+def _result(status: str, *causes: str) -> dict:
+    return {"status": status, "causes": [{"id": c} for c in causes], "notes": []}
+
+
+def test_scores_count_top_causes_false_alarms_and_per_cause_precision():
+    outcomes = [_outcome(1, "lr_too_high"), _outcome(2, "dead_relu"), _outcome(3, HEALTHY),
+                _outcome(4, "init_constant", manifested=False)]
+    results = {
+        "run1": _result("collapsed", "lr_too_high"), "twin1": _result("healthy"),
+        "run2": _result("collapsed", "lr_too_high", "dead_relu"),
+        "twin2": _result("at_risk", "lr_too_high"), "run3": _result("healthy"),
+        "run4": _result("collapsed", "init_constant"), "twin4": _result("healthy"),
+    }
+    scored = bench.score(outcomes, results)
+    summary = bench.summary(scored)
+    assert summary == {"defects": 2, "top1": 1, "top2": 2, "healthy": 4, "false_alarms": 1}
+    rows = {cause: (hits, predicted, actual) for cause, hits, predicted, actual
+            in bench.per_cause(scored)}
+    assert rows["lr_too_high"] == (1, 3, 1)  # one right, one a dead_relu run, one a twin
+    assert rows["dead_relu"] == (0, 0, 1)
+    text = "\n".join(bench.render_range("tune", range(1, 5), outcomes, scored, 10.0))
+    assert "top-1 0.50 (1/2)" in text and "0.25 (1/4)" in text
+    assert "| dead_relu |  |" not in text and "Where it went wrong" in text
+
+
+def test_one_scenario_trains_its_twin_and_checks_both(tmp_path):
+    spec = dataclasses.replace(draw(3), family="mlp", data="lowrank", defect="lr_too_low",
+                               vae=False, optimizer="adam", steps=60, output="linear")
+    outcome = bench.run_scenario((spec, str(tmp_path), "salt"))
+    assert outcome.twin is not None and "twin err" in outcome.check
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([outcome.run, outcome.twin])
