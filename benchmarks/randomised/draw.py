@@ -63,7 +63,10 @@ class Spec:
 
     def fixed(self) -> Spec:
         """The same run without its defect: the twin that shows what the defect did."""
-        return replace(self, defect=HEALTHY, severity=0.0)
+        output = self.output
+        if self.defect == "loss_mismatch":  # the fix is the output layer itself
+            output = "linear"
+        return replace(self, defect=HEALTHY, severity=0.0, output=output)
 
     def describe(self) -> str:
         kind = f"{self.family}{' VAE' if self.vae else ''} on {self.data}"
@@ -106,6 +109,8 @@ def draw(seed: int, healthy_share: float = 0.25) -> Spec:
     if data == "images255" and optimizer in ("sgd", "momentum"):
         lr /= 3000  # plain SGD on 0..255 pixels needs a far smaller step to train at all
     activation = "relu" if defect == "dead_relu" else rng.choice(("relu", "gelu", "leaky", "tanh"))
+    if data == "images255" and activation == "tanh":
+        activation = "gelu"  # raw pixels saturate tanh layers: that is its own defect
     if defect == "saturated_activation":
         activation = rng.choice(("tanh", "sigmoid"))
     output = "linear"
@@ -116,6 +121,8 @@ def draw(seed: int, healthy_share: float = 0.25) -> Spec:
     if defect == "saturated_activation":
         output = "linear"  # the inputs (and so the targets) are in raw units, not [0, 1]
     steps = int(_log_uniform(rng, 200, 3000))
+    if vae or family in ("gru", "transformer"):
+        steps = max(steps, 600)  # fewer steps rarely train these at all
     if family == "gru":
         steps = min(steps, 1500)  # a costlier step: keep the whole benchmark under an hour
     if family == "transformer":
