@@ -131,6 +131,9 @@ class StepValues:
             values[fmt.scalar_tag(fmt.LOSS_SCALE)] = measure.loss_scale
         loss_scale = values.get(fmt.scalar_tag(fmt.LOSS_SCALE), 1.0)
         self._raw_shrink = raw_gradient_shrink(loss_scale)
+        for weight in (fmt.RECON_TERM_WEIGHT, fmt.KL_TERM_WEIGHT):  # read off scaled gradients
+            if fmt.scalar_tag(weight) in values and loss_scale:
+                values[fmt.scalar_tag(weight)] /= loss_scale
         if values.pop(_SKIPPED_INSIDE, 0.0) and self._skips is not None:
             # a fused optimizer skipped this step itself: its inf gradients are no signal
             self._skips.count += 1

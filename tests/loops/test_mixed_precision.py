@@ -100,6 +100,9 @@ def test_grad_scaler_skips_are_counted_and_norms_are_unscaled(tmp_path):
     assert [v for _, v in series(run, fmt.GRAD_NORM_BEFORE_CLIP)] == logged
     assert max(v for _, v in series(run, fmt.GRAD_CLIPPED)) == 0.0
     assert {v for _, v in series(run, fmt.LOSS_SCALE)} == {2.0**21}
+    # the loss's weight on each output value, read off the scaled gradient, is unscaled too
+    weight = series(run, fmt.RECON_TERM_WEIGHT)[-1][1]
+    assert weight == pytest.approx(1 / 64, rel=0.02)  # a mean over the 64 pixels
     # the inf gradients of the skipped step are not reported as divergence
     assert max(v for _, v in series(run, fmt.NONFINITE_GRAD_FRACTION)) == 0.0
     assert max(v for _, v in series(run, fmt.NONFINITE_OUTPUT_FRACTION)) == 0.0
