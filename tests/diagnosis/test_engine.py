@@ -193,3 +193,36 @@ def test_a_verdict_says_when_it_is_not_about_the_end_of_the_run():
     assert note.startswith("the run trained 800 steps but was last measured at step 100")
     old.records[-1] = {**closed, "steps": 100, "final_step": 100}
     assert not [n for n in diagnose_run(old).notes if "last measured" in n]
+
+
+def _collapsed_without_a_cause(**extra: np.ndarray) -> RunData:
+    steps = np.arange(0, 300, 5)
+    signals = healthy_signals(steps)
+    signals[fmt.OUTPUT_VARIANCE_RATIO] = np.full(len(steps), 0.01)
+    signals[fmt.RELATIVE_ERROR] = np.full(len(steps), 1.0)
+    signals.update({k: np.resize(v, len(steps)) for k, v in extra.items()})
+    return build(signals, healthy_layers(steps), healthy_metadata(), steps)
+
+
+def test_a_collapse_no_cause_explains_says_what_was_ruled_out_and_what_to_check():
+    diagnosis = diagnose_run(_collapsed_without_a_cause())
+    assert diagnosis.status == COLLAPSED and diagnosis.causes == []
+    (note,) = [n for n in diagnosis.notes if n.startswith("cause not among the 15")]
+    assert "as far as measured" in note and "ruled out on their signals: " in note
+    assert "lr_too_high" in note and "dead_relu" in note
+    assert "Check next: how the loss reads the output" in note
+
+
+def test_a_loss_that_does_not_compare_output_and_target_is_named():
+    misread = diagnose_run(_collapsed_without_a_cause(
+        **{fmt.LOSS_GRADIENT_ALIGNMENT: np.array([0.02, -0.01, 0.03])}))
+    (note,) = [n for n in misread.notes if n.startswith("cause not among the 15")]
+    assert note.startswith("cause not among the 15: the loss does not compare the output")
+    assert "cosine 0.01" in note or "cosine 0.02" in note
+    # a loss whose gradient went NaN says nothing about what it compares
+    diverged = diagnose_run(_collapsed_without_a_cause(
+        **{fmt.LOSS_GRADIENT_ALIGNMENT: np.array([0.02, np.nan, np.nan])}))
+    assert not any("does not compare" in n for n in diverged.notes)
+    aligned = diagnose_run(_collapsed_without_a_cause(
+        **{fmt.LOSS_GRADIENT_ALIGNMENT: np.array([0.99, 1.0, 1.0])}))
+    assert not any("does not compare" in n for n in aligned.notes)
