@@ -33,7 +33,7 @@ import torch
 
 from benchmarks.holdout import diagnose_cli
 from benchmarks.randomised.build import held_out_check, train
-from benchmarks.randomised.draw import DEFECTS, HEALTHY, Spec, draw
+from benchmarks.randomised.draw import DEFECTS, HEALTHY, OUTSIDE, Spec, draw
 from benchmarks.results_file import replace_section
 
 HEADING = "## Randomised out-of-sample benchmark"
@@ -136,8 +136,8 @@ class Scored:
     outcome: Outcome
     truth: str
     predicted: str
-    """the top cause, "healthy" for a healthy verdict with no cause, or "none" for a run
-    flagged with no cause named."""
+    """the top cause, "healthy" for a healthy verdict with no cause, OUTSIDE for a run
+    flagged with no cause and a "cause not among the 15" note, or "none"."""
     top2: bool
     status: str
 
@@ -151,14 +151,17 @@ def score(outcomes: list[Outcome], results: dict[str, dict]) -> list[Scored]:
                 pairs.append((HEALTHY, outcome.run))
         else:
             if outcome.manifested:
-                pairs.append((outcome.spec.defect, outcome.run))
+                pairs.append((outcome.spec.truth, outcome.run))
             if outcome.twin_sound:
                 pairs.append((HEALTHY, outcome.twin))
         for truth, run in pairs:
             result = results[run]
             ranked = _top(result, truth)
             healthy = result["status"] == "healthy" and not ranked
-            predicted = ranked[0] if ranked else (HEALTHY if healthy else "none")
+            outside = any(n.startswith("cause not among the 15")
+                          for n in result.get("notes", []))
+            predicted = ranked[0] if ranked else (
+                HEALTHY if healthy else OUTSIDE if outside else "none")
             scored.append(Scored(outcome, truth, predicted,
                                  truth in ranked[:2] or predicted == truth, result["status"]))
     return scored
@@ -179,7 +182,7 @@ def summary(scored: list[Scored]) -> dict[str, float | int]:
 def per_cause(scored: list[Scored]) -> list[tuple[str, int, int, int]]:
     """(cause, true positives, predicted, actual) for each cause id."""
     rows = []
-    for cause in DEFECTS:
+    for cause in (*DEFECTS, OUTSIDE):
         predicted = sum(s.predicted == cause for s in scored)
         actual = sum(s.truth == cause for s in scored)
         hits = sum(s.predicted == cause and s.truth == cause for s in scored)
@@ -225,11 +228,12 @@ def render_range(label: str, seeds: range, outcomes: list[Outcome], scored: list
             lines.append(f"| {x.outcome.spec.seed} | {x.truth}{role} | "
                          f"{x.outcome.spec.describe()} | {x.outcome.check} | {x.status} | "
                          f"{x.predicted} |")
-    labels = [c for c in (*DEFECTS, HEALTHY) if any(x.truth == c for x in scored)]
-    columns = sorted({x.predicted for x in scored},
-                     key=lambda c: ((*DEFECTS, HEALTHY, "none").index(c)))
-    lines += ["", "Confusion (rows: injected, columns: top cause; none = flagged, no cause "
-              "named):", "", "| injected | " + " | ".join(columns) + " |",
+    order = (*DEFECTS, OUTSIDE, HEALTHY, "none")
+    labels = [c for c in order if any(x.truth == c for x in scored)]
+    columns = sorted({x.predicted for x in scored}, key=order.index)
+    lines += ["", f"Confusion (rows: injected, columns: top cause; {OUTSIDE} = no cause, "
+              "with that note; none = flagged, no cause, no such note):", "",
+              "| injected | " + " | ".join(columns) + " |",
               "|---|" + "---|" * len(columns)]
     for truth in labels:
         counts = Counter(x.predicted for x in scored if x.truth == truth)

@@ -263,10 +263,12 @@ def _apply_init_defect(model: nn.Module, spec: Spec) -> None:
                 for layer, after in zip(layers, layers[1:], strict=False):
                     if isinstance(after, nn.ReLU) and getattr(layer, "bias", None) is not None:
                         layer.bias.fill_(-(2 + 6 * s))
-    if spec.defect == "frozen_parameters":
-        encoder = getattr(model, "encoder", None) or model
-        for p in encoder.parameters():
-            p.requires_grad_(False)
+    if spec.defect == "frozen_parameters":  # the decoder, or the encoder and its code layer
+        names = ("decoder", "out") if s < 0.5 else ("encoder", "embed", "head", "to_code",
+                                                    "mu", "logvar", "to_stats")
+        for name, p in model.named_parameters():
+            if name.split(".")[0] in names:
+                p.requires_grad_(False)
 
 
 def make_optimizer(spec: Spec, model: nn.Module, features: int) -> torch.optim.Optimizer:
@@ -315,7 +317,12 @@ def loss_of(spec: Spec, output, target: torch.Tensor, step: int) -> torch.Tensor
     batch = target.shape[0]
     if spec.data == "tokens":
         tokens = target[:, 1:] if recon.shape[1] == target.shape[1] - 1 else target
-        scores = recon if spec.family == "conv1d" and not spec.vae else recon.permute(0, 2, 1)
+        if spec.family == "conv1d" and not spec.vae:
+            scores = recon
+        elif spec.defect == "misread_layout":  # the same numbers read in another order
+            scores = recon.reshape(recon.shape[0], recon.shape[-1], -1)
+        else:
+            scores = recon.permute(0, 2, 1)
         value = F.cross_entropy(scores, tokens, reduction="sum") / batch
     elif spec.output == "logits":
         value = F.binary_cross_entropy_with_logits(recon, target, reduction="sum") / batch

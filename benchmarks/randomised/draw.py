@@ -33,8 +33,12 @@ DEFECTS = (
     "over_regularized", "under_regularized", "latent_too_small", "latent_too_large",
     "posterior_collapse", "loss_mismatch",
 )
-TOKEN_DEFECTS = ("lr_too_high", "lr_too_low", "frozen_parameters", "constant_input",
-                 "posterior_collapse", "init_constant")
+OUTSIDE = "not_among_15"
+"""the label of a defect no cause id names: the right answer is that note, no cause."""
+OUTSIDE_DEFECTS = ("misread_layout",)
+"""``logits.view(B, V, T)`` where ``permute(0, 2, 1)`` was meant, before cross-entropy."""
+TOKEN_DEFECTS = ("misread_layout", "lr_too_high", "lr_too_low", "frozen_parameters",
+                 "constant_input", "posterior_collapse", "init_constant")
 STANDARDISED = ("lowrank", "sines", "tabular")
 """data with negative values and unit spread: a sigmoid or ReLU output cannot fit it."""
 
@@ -68,6 +72,11 @@ class Spec:
             output = "linear"
         return replace(self, defect=HEALTHY, severity=0.0, output=output)
 
+    @property
+    def truth(self) -> str:
+        """The answer a diagnosis should give: the cause id, "healthy", or OUTSIDE."""
+        return OUTSIDE if self.defect in OUTSIDE_DEFECTS else self.defect
+
     def describe(self) -> str:
         kind = f"{self.family}{' VAE' if self.vae else ''} on {self.data}"
         return (f"{kind}, {self.optimizer} lr {self.lr:.2g}, batch {self.batch}, "
@@ -84,8 +93,11 @@ def _log_uniform(rng: random.Random, low: float, high: float) -> float:
 def draw(seed: int, healthy_share: float = 0.25) -> Spec:
     """The scenario of one seed: a defect (or none), then a setting where it can arise."""
     rng = random.Random(seed)
-    defect = HEALTHY if rng.random() < healthy_share else rng.choice(DEFECTS)
+    defect = HEALTHY if rng.random() < healthy_share else rng.choice(
+        (*DEFECTS, *OUTSIDE_DEFECTS))
     data = rng.choice((*VECTOR_DATA, "tokens"))
+    if defect in OUTSIDE_DEFECTS:
+        data = "tokens"
     if defect != HEALTHY and data == "tokens" and defect not in TOKEN_DEFECTS:
         data = rng.choice(VECTOR_DATA)
     if defect == "loss_mismatch":
@@ -96,9 +108,10 @@ def draw(seed: int, healthy_share: float = 0.25) -> Spec:
     if defect in ("dead_relu", "saturated_activation", "latent_too_large", "under_regularized"):
         family = "mlp" if defect != "dead_relu" else rng.choice(
             [f for f in FAMILIES[data] if f in ("mlp", "conv1d", "conv2d")] or ["mlp"])
-    if data == "tokens" and family == "conv1d" and defect == "posterior_collapse":
+    if data == "tokens" and family == "conv1d" and defect in ("posterior_collapse",
+                                                             "misread_layout"):
         family = "gru"
-    vae = defect == "posterior_collapse" or (
+    vae = defect == "posterior_collapse" or defect not in OUTSIDE_DEFECTS and (
         rng.random() < 0.3 and not (data == "tokens" and family == "conv1d")
         and defect not in ("latent_too_large",))
     adaptive = vae or family in ("gru", "transformer") or data == "tokens"

@@ -11,7 +11,7 @@ import pytest
 
 from benchmarks.randomised import __main__ as bench
 from benchmarks.randomised.build import make_data, make_model
-from benchmarks.randomised.draw import DEFECTS, HEALTHY, draw
+from benchmarks.randomised.draw import DEFECTS, HEALTHY, OUTSIDE, OUTSIDE_DEFECTS, draw
 
 
 def test_a_seed_is_a_fixed_scenario_and_seeds_vary():
@@ -19,7 +19,7 @@ def test_a_seed_is_a_fixed_scenario_and_seeds_vary():
     specs = [draw(seed) for seed in range(300)]
     assert len({(s.family, s.data, s.optimizer) for s in specs}) > 30
     defects = Counter(s.defect for s in specs)
-    assert set(defects) == {*DEFECTS, HEALTHY}
+    assert set(defects) == {*DEFECTS, *OUTSIDE_DEFECTS, HEALTHY}
     assert 0.15 < defects[HEALTHY] / len(specs) < 0.35
 
 
@@ -33,6 +33,9 @@ def test_each_defect_is_drawn_where_it_can_arise():
             assert spec.activation in ("tanh", "sigmoid") and spec.output == "linear"
         if spec.defect == "loss_mismatch":
             assert spec.data in ("lowrank", "sines", "tabular", "images255")
+        if spec.defect in OUTSIDE_DEFECTS:
+            assert spec.truth == OUTSIDE and spec.data == "tokens" and not spec.vae
+            assert spec.family in ("gru", "transformer")
         if spec.vae or spec.family in ("gru", "transformer"):
             assert spec.optimizer in ("adam", "adamw", "rmsprop")
         assert spec.fixed().defect == HEALTHY and spec.fixed().data == spec.data
@@ -69,22 +72,25 @@ def _result(status: str, *causes: str) -> dict:
 
 def test_scores_count_top_causes_false_alarms_and_per_cause_precision():
     outcomes = [_outcome(1, "lr_too_high"), _outcome(2, "dead_relu"), _outcome(3, HEALTHY),
-                _outcome(4, "init_constant", manifested=False)]
+                _outcome(4, "init_constant", manifested=False), _outcome(5, "misread_layout")]
     results = {
         "run1": _result("collapsed", "lr_too_high"), "twin1": _result("healthy"),
         "run2": _result("collapsed", "lr_too_high", "dead_relu"),
         "twin2": _result("at_risk", "lr_too_high"), "run3": _result("healthy"),
         "run4": _result("collapsed", "init_constant"), "twin4": _result("healthy"),
+        "run5": {**_result("at_risk"), "notes": ["cause not among the 15: the loss ..."]},
+        "twin5": _result("healthy"),
     }
     scored = bench.score(outcomes, results)
     summary = bench.summary(scored)
-    assert summary == {"defects": 2, "top1": 1, "top2": 2, "healthy": 4, "false_alarms": 1}
+    assert summary == {"defects": 3, "top1": 2, "top2": 3, "healthy": 5, "false_alarms": 1}
     rows = {cause: (hits, predicted, actual) for cause, hits, predicted, actual
             in bench.per_cause(scored)}
     assert rows["lr_too_high"] == (1, 3, 1)  # one right, one a dead_relu run, one a twin
     assert rows["dead_relu"] == (0, 0, 1)
-    text = "\n".join(bench.render_range("tune", range(1, 5), outcomes, scored, 10.0))
-    assert "top-1 0.50 (1/2)" in text and "0.25 (1/4)" in text
+    assert rows[OUTSIDE] == (1, 1, 1)
+    text = "\n".join(bench.render_range("tune", range(1, 6), outcomes, scored, 10.0))
+    assert "top-1 0.67 (2/3)" in text and "0.20 (1/5)" in text
     assert "| dead_relu |  |" not in text and "Where it went wrong" in text
 
 
