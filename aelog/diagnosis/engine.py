@@ -17,6 +17,7 @@ from aelog.diagnosis.symptom import (
     AT_RISK_SPREAD,
     UNEXPLAINED_SPAN,
     measure_symptom,
+    nonfinite_now,
 )
 from aelog.diagnosis.types import AT_RISK, COLLAPSED, HEALTHY, CauseFinding, Diagnosis
 from aelog.logfile import format as fmt
@@ -147,7 +148,11 @@ def diagnose_run(run: RunData) -> Diagnosis:
     if points == 0:
         diagnosis.notes.append("not enough data: no signals logged yet")
         return diagnosis
-    if points < MIN_LOGGED_POINTS:
+    never_stepped = run.trained is not None and int(run.trained.get("steps") or 0) == 0
+    if never_stepped:
+        diagnosis.notes.append("the optimizer never took a step: the loop skipped every "
+                               "step (a NaN/Inf loss?), so nothing trained")
+    if points < MIN_LOGGED_POINTS and not nonfinite_now(run):
         diagnosis.notes.append(
             f"not enough data: {points} logged step(s), need {MIN_LOGGED_POINTS} for a verdict"
         )
@@ -218,6 +223,6 @@ def diagnose_run(run: RunData) -> Diagnosis:
     blamed_inputs = origin is not None and origin.from_inputs and symptom.status == COLLAPSED
     if status != HEALTHY and not blamed_inputs:
         _explain_outside(run, diagnosis, checked, weak)
-    if status != HEALTHY and m.logged_steps(run) < 20:
+    if status != HEALTHY and m.logged_steps(run) < 20 and run.trained is None:
         diagnosis.notes.append("early in training: this verdict may change")
     return diagnosis

@@ -82,6 +82,12 @@ def _nonfinite_now(run: RunData) -> Symptom | None:
     return None
 
 
+def nonfinite_now(run: RunData) -> bool:
+    """NaN/Inf in the outputs or weights at the last logged step: a verdict that needs no
+    persistence, so no minimum of logged points either."""
+    return _nonfinite_now(run) is not None
+
+
 def _duplicate_inputs(run: RunData) -> Symptom | None:
     series = run.signal(fmt.INPUT_DUPLICATE_FRACTION)
     if series is None:

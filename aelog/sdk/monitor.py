@@ -252,6 +252,10 @@ class Monitor(HookPoints, StepCapture, StepValues, EndOfRun):
             elif self._stepped and self._logging:  # not every optimizer stepped: finish anyway
                 self._guard.run("optimizer", self._read_gradients_after_step, self.optimizer)
                 self._finish_step(self.step)
+            elif self.step == 0 and self._captured:
+                # forwards but never a step (a loop that skips every step on a NaN loss):
+                # what the first forward showed is all there is to judge
+                self._finish_step(self.step)
             if self._log.metadata is None:
                 self._guard.run("metadata", self._write_metadata)
             if self._nonfinite.active:  # the steps since the last logging step
@@ -261,7 +265,7 @@ class Monitor(HookPoints, StepCapture, StepValues, EndOfRun):
                 self._guard.run("end of run", self._measure_end)
             if self._val_batches:
                 self._log.scalars(self.step, self._validation_values())
-            if self.step > 0:
+            if self.step > 0 or self._logged_steps:
                 self._guard.run("metadata", self._record_close)
         finally:
             self._closed = True

@@ -205,3 +205,34 @@ def test_the_step_the_buffer_is_read_at_is_always_checked():
     watch.outputs(60, torch.tensor([float("inf")]))  # not a multiple of 7: the read step
     assert watch.read() == {"first_step": 57, "last_step": 60, "where": "outputs",
                             "checked_every": 4}
+
+
+def test_a_loop_that_skips_every_step_on_a_nan_loss_is_judged_on_its_first_forward(tmp_path):
+    """``if not torch.isfinite(loss): continue`` around weights initialised 1,000x too large:
+    the optimizer never steps. The run is still judged, on what its forwards showed, and
+    no step size is blamed for what came before any update."""
+    torch.manual_seed(0)
+    model = MLPAE()
+    with torch.no_grad():
+        for parameter in model.parameters():
+            if parameter.dim() > 1:
+                parameter.mul_(1000.0)
+        model.decoder[-1].weight.fill_(float("inf"))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    data = digits()
+    with aelog.watch(model, optimizer, logdir=tmp_path, on_collapse=None) as monitor:
+        for step in range(50):
+            x = data[(step * 32) % 224:][:32]
+            loss = ((model(x) - x) ** 2).mean()
+            if not torch.isfinite(loss):
+                continue
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    run = monitor.run_data()
+    assert run.trained["steps"] == 0
+    diagnosis = diagnose_run(run)
+    assert diagnosis.status == "collapsed" and diagnosis.since_step == 0
+    assert any(n.startswith("the optimizer never took a step") for n in diagnosis.notes)
+    assert "lr_too_high" not in [c.id for c in diagnosis.causes]
+    assert diagnosis.causes and diagnosis.causes[0].id == "init_too_large"

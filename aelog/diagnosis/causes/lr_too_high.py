@@ -39,6 +39,8 @@ def _nonfinite(run: RunData, facts: list[str]) -> tuple[float, int | None]:
     if origin is not None:
         if origin.from_inputs:
             return 0.0, None  # the data brought it: no step size explains that
+        if origin.first_step == 0:
+            return 0.0, None  # out of the first forward, before any update: not a step size
         facts.extend(origin.facts())
         return (1.0 if origin.exact else UNSEEN_BATCHES), origin.first_step
     for name in (fmt.NONFINITE_GRAD_FRACTION, fmt.NONFINITE_WEIGHT_FRACTION,
@@ -47,6 +49,8 @@ def _nonfinite(run: RunData, facts: list[str]) -> tuple[float, int | None]:
         if series is None:
             continue
         hit = np.flatnonzero(series.values > 0)
+        if hit.size and int(series.steps[hit[0]]) == 0 and name != fmt.NONFINITE_GRAD_FRACTION:
+            return 0.0, None  # NaN/Inf before any update: the initialisation or the data
         if hit.size:
             step = int(series.steps[hit[0]])
             facts.append(f"{name.replace('_', ' ')} first above 0 at step {step}")
