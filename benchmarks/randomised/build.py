@@ -180,6 +180,7 @@ def _vector_model(spec: Spec, features: int, latent: int) -> nn.Module:
             nn.ConvTranspose1d(c, c, 4, stride=2, padding=1), _activation(act),
             nn.ConvTranspose1d(c, 1, 4, stride=2, padding=1), nn.Flatten())
     elif spec.family == "gru":
+        w = min(w, 64)  # a recurrent step per position: the costliest after attention
         encoder, decoder = GruEncoder(w), GruDecoder(latent, w, features)
     else:
         width = 32  # attention over every position: the costliest step of the families
@@ -193,12 +194,12 @@ def _token_model(spec: Spec, latent: int) -> nn.Module:
     if spec.vae:
         if spec.family == "transformer":
             return TransformerTextVAE(VOCAB, width=32, latent=latent)
-        return GruTextVAE(VOCAB, hidden=spec.width, latent=latent)
+        return GruTextVAE(VOCAB, hidden=min(spec.width, 64), latent=latent)
     if spec.family == "conv1d":
         return ConvTokenAE(VOCAB, channels=min(spec.width, 64), code=latent)
     if spec.family == "transformer":
         return TransformerTokenAE(VOCAB, width=32, code=latent)
-    return GruTokenAE(VOCAB, hidden=spec.width, code=latent)
+    return GruTokenAE(VOCAB, hidden=min(spec.width, 64), code=latent)
 
 
 class TransformerTokenAE(nn.Module):

@@ -498,3 +498,18 @@ def test_posterior_collapse_is_named_sooner_when_the_kl_is_pushed_tenfold_below_
     signals[fmt.KL_MAX_DIM] = np.full(n, 0.06)
     signals[fmt.KL_PER_DIM] = np.full(n, 0.03)
     assert "posterior_collapse" not in ranked(build(signals, healthy_layers(steps), meta, steps))
+
+
+def test_a_blow_up_the_run_recovered_from_is_history_not_a_verdict():
+    """One step's NaN gradients and an error spike at step 50 (a loop that skips NaN steps,
+    a warm-up spike): a run that trains well after it is judged on now."""
+    spiked = np.where(STEPS == 50, 1e9, 1.0)
+    nan_grads = np.where(STEPS == 50, 0.5, 0.0)
+    recovered = healthy_signals()
+    recovered[fmt.RELATIVE_ERROR] = curve(1.1, 0.15) * spiked
+    recovered[fmt.NONFINITE_GRAD_FRACTION] = nan_grads
+    assert "lr_too_high" not in ranked(build(recovered, healthy_layers()))
+    stuck = _collapsed_signals()
+    stuck[fmt.RELATIVE_ERROR] = np.full(N, 1.0) * spiked
+    stuck[fmt.NONFINITE_GRAD_FRACTION] = nan_grads
+    assert ranked(build(stuck, healthy_layers()))[:1] == ["lr_too_high"]

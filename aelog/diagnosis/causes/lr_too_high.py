@@ -184,6 +184,37 @@ def _units_killed(run: RunData) -> tuple[str, int] | None:
     return None
 
 
+RECOVERED_SHARE = 0.25
+"""what a blow-up the run has since recovered from keeps of its strength: below the
+engine's floor, so a run that trains well now is not flagged for its past."""
+
+
+def _recovered(run: RunData, since: int) -> str | None:
+    """The run is finite again and its error is now below where it was before the blow-up
+    at ``since`` (and below the mean's): the verdict is about now (a loop that skips
+    NaN steps, a warm-up spike)."""
+    for name in (fmt.NONFINITE_OUTPUT_FRACTION, fmt.NONFINITE_GRAD_FRACTION,
+                 fmt.NONFINITE_WEIGHT_FRACTION, fmt.RECON_MSE):
+        series = run.signal(name)
+        if series is not None and len(series) and not (
+                np.isfinite(series.values[-1]) and (name == fmt.RECON_MSE
+                                                    or series.values[-1] == 0)):
+            return None
+    error = run.signal(fmt.RELATIVE_ERROR)
+    if error is None:
+        return None
+    error = m.finite(error)
+    before = error.values[error.steps < since]
+    if before.size == 0 or error.values.size < 5 or int(error.steps[-1]) <= since:
+        return None
+    now = float(np.quantile(error.values[-5:], LEVEL_QUANTILE))
+    then = float(before[-1])
+    if now > min(then, 0.9):
+        return None
+    return (f"recovered since: relative error {m.fmt_num(now)} now, {m.fmt_num(then)} before "
+            f"step {since}")
+
+
 def _score(run: RunData) -> Evidence | None:
     facts: list[str] = []
     parts = [_nonfinite(run, facts), _divergence(run, facts), _big_updates(run, facts)]
@@ -191,6 +222,10 @@ def _score(run: RunData) -> Evidence | None:
     if strength <= 0:
         return None
     steps = [s for p in parts if p[0] > 0 and p[1] is not None for s in [p[1]]]
+    recovered = _recovered(run, min(steps)) if steps else None
+    if recovered is not None:
+        facts.append(recovered)
+        strength *= RECOVERED_SHARE
     lr = info.number(info.setting(run, "lr"))
     if lr is not None:
         facts.append(f"learning rate {m.fmt_num(lr)}")
