@@ -10,7 +10,6 @@ from aelog.probes.linalg import (
     centred,
     effective_rank,
     max_abs_cosine_from_gram,
-    spectrum_of_gram,
     squared_singular_values,
 )
 
@@ -36,8 +35,7 @@ def code_stats(code: torch.Tensor, similarity: bool = True) -> dict[str, torch.T
     deviations = centred(matrix)
     gram = deviations.T @ deviations
     variance = gram.diagonal() / (samples - 1)
-    spectrum = spectrum_of_gram(gram) if dims <= samples else squared_singular_values(
-        deviations)
+    spectrum = squared_singular_values(deviations)  # scaled: a diverged code cannot overflow
     stats[fmt.CODE_EFFECTIVE_RANK] = effective_rank(spectrum)
     stats[fmt.CODE_VARIANCE] = variance.mean()
     stats[fmt.CODE_DEAD_FRACTION] = (variance <= DEAD_VARIANCE).float().mean()

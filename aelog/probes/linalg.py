@@ -25,9 +25,16 @@ def squared_singular_values(matrix: torch.Tensor) -> torch.Tensor:
 
     Goes through the Gram matrix of the smaller side: a batch of 256 images of 12,288
     pixels costs a 256 x 256 eigen-decomposition, not an SVD of the full matrix.
+
+    The matrix is divided by its largest magnitude first and the spectrum scaled back in
+    float64: a float32 batch of diverged values (1e20 and up) would otherwise overflow its
+    Gram matrix to Inf, and the eigen-solver fails to converge on it.
     """
     rows, cols = matrix.shape
-    return spectrum_of_gram(matrix @ matrix.T if rows <= cols else matrix.T @ matrix)
+    scale = matrix.abs().amax().clamp_min(torch.finfo(matrix.dtype).tiny)  # no host read
+    unit = matrix / scale
+    gram = unit @ unit.T if rows <= cols else unit.T @ unit
+    return spectrum_of_gram(gram) * scale.double().pow(2)
 
 
 def spectrum_of_gram(gram: torch.Tensor) -> torch.Tensor:

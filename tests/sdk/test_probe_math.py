@@ -273,3 +273,16 @@ def test_only_never_negative_activations_take_the_mean_for_the_mean_abs():
     marked = {layer.name: layer.nonnegative for layer in watched_layers(model)}
     assert marked == {"0": False, "1": True, "2": False, "3": True, "4": False, "5": True,
                       "6": False}
+
+
+def test_a_diverged_code_keeps_its_spectrum():
+    """Values of 1e30 in float32 overflow a Gram matrix (1e60): the eigen-solver then fails
+    to converge and the probe would switch itself off for the rest of the run."""
+    torch.manual_seed(0)
+    code = torch.randn(64, 8) @ torch.randn(8, 8).tril()
+    huge = code_stats(code * 1e30)
+    plain = code_stats(code)
+    assert float(huge[fmt.CODE_EFFECTIVE_RANK]) == pytest.approx(
+        float(plain[fmt.CODE_EFFECTIVE_RANK]), rel=1e-4)
+    wide = symptom_stats(torch.zeros(16, 300), torch.randn(16, 300) * 1e30, code_size=4)
+    assert 0 < float(wide[fmt.DATA_EFFECTIVE_RANK]) <= 16
