@@ -60,4 +60,6 @@ def outside_note(checked: list[str], weak: list[CauseFinding]) -> str:
         head, others = f"{OUTSIDE} as far as measured", checked
     ruled_out = f"ruled out on their signals: {', '.join(others)}" if others else \
         "no cause could be checked"
-    return f"{head}; {ruled_out}. Check next: {CHECK_NEXT}."
+    first = f"Check first: {weak[0].fix}; then {CHECK_NEXT}." if weak else \
+        f"Check next: {CHECK_NEXT}."
+    return f"{head}; {ruled_out}. {first}"
