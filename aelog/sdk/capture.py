@@ -184,38 +184,43 @@ class StepCapture:
 
     def _watch_loss_gradient(self, parsed: ParsedOutput, target: torch.Tensor) -> None:
         """How the user's loss pulls on the output, read from the gradient backward leaves
-        on it (a hook on this step's output only; it goes away with the step's graph)."""
+        on it (a hook on this step's output only; it goes away with the step's graph).
+
+        The hooks hold detached views only: a hook that held the tensor it hangs on would
+        make a reference cycle through autograd's graph, kept alive past the step."""
         output = parsed.reconstruction
         if not (output.requires_grad and output.grad_fn is not None):
             return
-        target = target.detach()
-        layout = token_probe.token_layout(output, target)
+        values, target = output.detach(), target.detach()
+        layout = token_probe.token_layout(values, target)
+        pending = self._pending
+        guard = self._guard
 
         def read(gradient: torch.Tensor) -> dict[str, torch.Tensor]:
             if layout is not None:
-                stats = token_probe.token_reconstruction_weight(gradient, output, target, layout)
+                stats = token_probe.token_reconstruction_weight(gradient, values, target, layout)
                 stats[fmt.LOSS_GRADIENT_ALIGNMENT] = token_probe.token_gradient_alignment(
-                    gradient, output, target, layout)
+                    gradient, values, target, layout)
                 return stats
             return loss_terms.reconstruction_weight(
-                matching_shape(gradient, target), matching_shape(output.detach(), target),
-                target)
+                matching_shape(gradient, target), matching_shape(values, target), target)
 
         def on_gradient(gradient: torch.Tensor) -> None:
-            self._pending.update(self._guard.run("loss_gradient", read, gradient) or {})
+            pending.update(guard.run("loss_gradient", read, gradient) or {})
 
         output.register_hook(on_gradient)
         mu, logvar = parsed.mu, parsed.logvar
         if mu is None or logvar is None or not (mu.requires_grad and logvar.requires_grad):
             return
+        mu_values, logvar_values = mu.detach(), logvar.detach()
         gradients: dict[str, torch.Tensor] = {}
 
         def on_latent_gradient(name: str):
             def hook(gradient: torch.Tensor) -> None:
                 gradients[name] = gradient
                 if len(gradients) == 2:
-                    self._pending.update(self._guard.run(
-                        "loss_gradient", loss_terms.kl_weight, mu, logvar,
+                    pending.update(guard.run(
+                        "loss_gradient", loss_terms.kl_weight, mu_values, logvar_values,
                         gradients["mu"], gradients["logvar"]) or {})
             return hook
 
