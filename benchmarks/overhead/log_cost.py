@@ -28,7 +28,7 @@ import torch.nn.functional as F
 
 import aelog
 from aelog.logfile import event_writer, run_log
-from aelog.probes import code, data, identity, optimizer, symptom, units
+from aelog.probes import code, data, identity, loss_terms, optimizer, symptom, units
 from aelog.sdk import live_alert, monitor, tensor_utils
 from benchmarks.overhead.workloads import LEARNING_RATE, Batches, by_name
 
@@ -47,6 +47,7 @@ PARTS = (
     (data, ("input_stats",)),
     (units, ("activation_stats", "unit_similarity")),
     (identity, ("identity_stats",)),
+    (loss_terms, ("reconstruction_weight", "kl_weight")),
 )
 """(owner, attributes): the monitor calls probes through their modules, so a module's
 attribute replaced here is the one it calls."""
