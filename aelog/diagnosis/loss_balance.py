@@ -41,13 +41,14 @@ def _near(value: float, reference: float) -> bool:
     return abs(math.log(value / reference)) <= math.log(CLOSE)
 
 
-def _reduction(value: float, count: int | None, what: str) -> tuple[str, str | None]:
+def _reduction(value: float, count: int | None, what: str, each: str
+               ) -> tuple[str, str | None]:
     """(words, "sum" | "mean" | None) for a term's per-sample weight on each of its values."""
     if _near(value, 1.0):
         return f"summed over {count} {what}" if count else f"summed over its {what}", "sum"
     if count and count > 1 and _near(value, 1.0 / count):
         return f"averaged over the {count} {what}", "mean"
-    return f"weighted {m.fmt_num(value)} per value", None
+    return f"weighted {m.fmt_num(value)} per {each}", None
 
 
 def loss_balance(run: RunData) -> tuple[list[str], str | None]:
@@ -59,12 +60,13 @@ def loss_balance(run: RunData) -> tuple[list[str], str | None]:
         return [], None
     n, k = info.values_per_sample(run), info.latent_size(run)
     values = "positions" if info.token_classes(run) else "output values"
-    recon_words, recon_kind = _reduction(recon, n, values)
-    kl_words, kl_kind = _reduction(kl, k, "latent dimensions")
+    recon_words, recon_kind = _reduction(recon, n, values, values.split()[-1].rstrip("s"))
+    kl_words, kl_kind = _reduction(kl, k, "latent dimensions", "dimension")
     ratio = kl / recon
     facts = [f"the loss's reconstruction term is {recon_words} and its KL {kl_words} (read "
-             f"from the gradients): per value, the KL weighs {m.fmt_num(ratio)}x the "
-             "reconstruction, 1x when both are summed per sample as in the ELBO"]
+             f"from the gradients): the KL weighs {m.fmt_num(ratio)}x the reconstruction "
+             "(per latent dimension against per output value), 1x when both are summed per "
+             "sample as in the ELBO"]
     if ratio < OVERWEIGHTED:
         return facts, None
     if recon_kind == "mean" and kl_kind != "mean" and n:
