@@ -171,28 +171,13 @@ def token_validation_sums(output: torch.Tensor, target: torch.Tensor, layout: To
     return torch.stack([sums["cross_entropy"], sums["entropy"], sums["information"]])
 
 
-def token_gradient_alignment(gradient: torch.Tensor, output: torch.Tensor,
-                             target: torch.Tensor, layout: TokenLayout) -> torch.Tensor:
-    """Cosine between the loss's gradient on the output and softmax(output) - one_hot(target),
-    the gradient of cross-entropy over the output's class dimension (any reduction)."""
-    probs, tokens = token_probabilities(output, target, layout)
-    grad, _ = arranged(gradient, target, layout)
-    classes = probs.shape[-1]
-    valid = ((tokens >= 0) & (tokens < classes)).double()
-    safe = tokens.clamp(0, classes - 1).unsqueeze(-1)
-    picked = probs.gather(-1, safe).squeeze(-1)
-    grad_picked = grad.gather(-1, safe).squeeze(-1)
-    inner = (((grad * probs).sum(-1) - grad_picked) * valid).sum()
-    expected = ((probs.pow(2).sum(-1) - 2 * picked + 1) * valid).sum()
-    size = grad.pow(2).sum().sqrt() * expected.sqrt()
-    return inner / size.clamp_min(torch.finfo(torch.float64).tiny)
-
-
 def token_reconstruction_weight(gradient: torch.Tensor, output: torch.Tensor,
                                 target: torch.Tensor, layout: TokenLayout
                                 ) -> dict[str, torch.Tensor]:
     """Cross-entropy's weight on each position, times the batch size: the gradient's
-    projection on ``softmax(output) - one_hot(target)``, the derivative of cross-entropy."""
+    projection on ``softmax(output) - one_hot(target)``, the derivative of cross-entropy
+    over the class dimension (any reduction). Cross-entropy is the only candidate loss
+    here, so its fit is also the loss-gradient alignment."""
     probs, tokens = token_probabilities(output, target, layout)
     grad, _ = arranged(gradient, target, layout)
     classes = probs.shape[-1]
@@ -203,4 +188,5 @@ def token_reconstruction_weight(gradient: torch.Tensor, output: torch.Tensor,
     inner = (grad * derivative).sum()
     square = derivative.pow(2).sum().clamp_min(torch.finfo(torch.float64).tiny)
     cosine = inner / (grad.norm() * square.sqrt()).clamp_min(torch.finfo(torch.float64).tiny)
-    return {fmt.RECON_TERM_WEIGHT: inner / square * probs.shape[0], fmt.RECON_TERM_FIT: cosine}
+    return {fmt.RECON_TERM_WEIGHT: inner / square * probs.shape[0], fmt.RECON_TERM_FIT: cosine,
+            fmt.LOSS_GRADIENT_ALIGNMENT: cosine}

@@ -198,10 +198,7 @@ class StepCapture:
 
         def read(gradient: torch.Tensor) -> dict[str, torch.Tensor]:
             if layout is not None:
-                stats = token_probe.token_reconstruction_weight(gradient, values, target, layout)
-                stats[fmt.LOSS_GRADIENT_ALIGNMENT] = token_probe.token_gradient_alignment(
-                    gradient, values, target, layout)
-                return stats
+                return token_probe.token_reconstruction_weight(gradient, values, target, layout)
             return loss_terms.reconstruction_weight(
                 matching_shape(gradient, target), matching_shape(values, target), target)
 

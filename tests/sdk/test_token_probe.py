@@ -13,8 +13,8 @@ from aelog.logfile import format as fmt
 from aelog.probes.loss_terms import reconstruction_weight
 from aelog.probes.tokens import (
     TokenLayout,
-    token_gradient_alignment,
     token_layout,
+    token_reconstruction_weight,
     token_symptom_stats,
 )
 
@@ -126,8 +126,13 @@ def test_cross_entropy_aligns_and_a_wrong_view_does_not(reduction):
     wrong = _gradient(logits, lambda o: F.cross_entropy(o.reshape(B, V, T), tokens,
                                                         reduction=reduction))
     layout = TokenLayout(-1)
-    assert float(token_gradient_alignment(right, logits, tokens, layout)) == pytest.approx(1)
-    assert abs(float(token_gradient_alignment(wrong, logits, tokens, layout))) < 0.3
+
+    def alignment(gradient: torch.Tensor) -> float:
+        stats = token_reconstruction_weight(gradient, logits, tokens, layout)
+        return float(stats[fmt.LOSS_GRADIENT_ALIGNMENT])
+
+    assert alignment(right) == pytest.approx(1)
+    assert abs(alignment(wrong)) < 0.3
 
 
 def _alignment(gradient, output, target) -> float:
