@@ -78,6 +78,9 @@ RECON_TERM_WEIGHT = "recon_term_weight"
 output): 1 when the reconstruction term is summed over a sample's values, 1/n averaged."""
 RECON_TERM_FIT = "recon_term_fit"
 """cosine between the gradient on the output and the best per-value loss's derivative."""
+RECON_LOSS_FORM = "recon_loss_form"
+"""which per-value loss fits the gradient on the output best: 0 squared error, 1 BCE on
+logits (the output is logits), 2 absolute error, 3 BCE on probabilities."""
 KL_TERM_WEIGHT = "kl_term_weight"
 """VAE: the analytic KL's weight on each latent dimension, times the batch size (from the
 gradients on mu and log-variance): 1 when summed over dimensions, 1/k averaged."""

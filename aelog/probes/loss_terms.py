@@ -17,6 +17,8 @@ import torch
 
 from aelog.logfile import format as fmt
 
+SQUARED_ERROR, BCE_ON_LOGITS, ABSOLUTE_ERROR, BCE_ON_PROBABILITIES = range(4)
+"""the candidate per-value losses, in the order of ``fmt.RECON_LOSS_FORM``'s values."""
 TINY = 1e-30
 """float32 tiny enough: the products here are of gradients and differences."""
 
@@ -61,7 +63,7 @@ def reconstruction_weight(gradient: torch.Tensor, output: torch.Tensor,
     fit = torch.where(size > 0, cosine[best], torch.full_like(cosine[best], float("nan")))
     weight = (inner / square)[best]
     return {fmt.RECON_TERM_WEIGHT: weight * batch, fmt.RECON_TERM_FIT: fit,
-            fmt.LOSS_GRADIENT_ALIGNMENT: fit}
+            fmt.LOSS_GRADIENT_ALIGNMENT: fit, fmt.RECON_LOSS_FORM: best.float()}
 
 
 def kl_weight(mu: torch.Tensor, logvar: torch.Tensor, mu_gradient: torch.Tensor,

@@ -143,7 +143,7 @@ class StepCapture:
             raise UnexpectedOutput("the model was called without a tensor input")
         if inputs.dim() == 0 or inputs.shape[0] < 2:
             return  # batch statistics need two samples; the next logging step will have them
-        parsed = self._guard.run("output", parse_output, output)
+        parsed = self._output_space.apply(self._guard.run("output", parse_output, output))
         target = self._target(inputs) if self._target else inputs
         slow = self._slow_signals_now()
         if self._log.metadata is None:
@@ -166,6 +166,9 @@ class StepCapture:
                 "symptom", self._symptom_stats, parsed, target.detach(), slow) or {})
             if self._guard.active("loss_gradient"):
                 self._guard.run("loss_gradient", self._watch_loss_gradient, parsed, target)
+                tokens = token_probe.token_layout(parsed.reconstruction, target) is not None
+                activation = self._shapes.get("output_activation", "none") != "none"
+                self._output_space.hold(parsed, target.detach(), slow, activation, tokens)
         result = self._guard.run(
             "data", data_probe.input_stats, inputs, self._input_fingerprint,
             self._previous_input_fingerprint, batch=slow,
@@ -224,6 +227,17 @@ class StepCapture:
         mu.register_hook(on_latent_gradient("mu"))
         logvar.register_hook(on_latent_gradient("logvar"))
 
+    def _measure_as_logits(self) -> None:
+        """The loss's gradient showed the output to be logits: this step's symptom is
+        measured again on sigmoid(output), and eval batches summed before are dropped."""
+        held = self._output_space.decide(self._pending)
+        if held is None:
+            return
+        parsed, target, slow = held
+        self._pending.update(self._guard.run(
+            "symptom", self._symptom_stats, parsed, target, slow) or {})
+        self._val_sums, self._val_batches = None, 0
+
     def _symptom_stats(self, parsed: ParsedOutput, target: torch.Tensor, slow: bool
                        ) -> dict[str, torch.Tensor]:
         """Scores over classes against integer tokens, or a reconstruction of the target."""
@@ -278,7 +292,7 @@ class StepCapture:
         inputs = first_tensor(args, kwargs)
         if inputs is None or inputs.shape[0] < 2:
             return
-        parsed = parse_output(output)
+        parsed = self._output_space.apply(parse_output(output))
         target = self._target(inputs) if self._target else inputs
         layout = token_probe.token_layout(parsed.reconstruction, target)
         if layout is not None:

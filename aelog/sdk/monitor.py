@@ -34,6 +34,7 @@ from aelog.sdk.model_inspect import (
     watched_layers,
 )
 from aelog.sdk.nonfinite_watch import NonFiniteWatch
+from aelog.sdk.output_space import OutputSpace
 from aelog.sdk.probe_guard import AelogWarning, ProbeGuard, user_stacklevel
 from aelog.sdk.skipped_steps import SkippedSteps
 from aelog.sdk.step_values import StepValues
@@ -194,6 +195,7 @@ class Monitor(HookPoints, StepCapture, StepValues, EndOfRun):
         self._reset_step_state()
         self._val_sums: torch.Tensor | None = None
         self._val_batches = 0
+        self._output_space = OutputSpace()
 
         previous = _ACTIVE.get(model)
         if previous is not None and not previous.closed:

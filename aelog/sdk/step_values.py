@@ -87,6 +87,7 @@ class StepValues:
 
     def _compute_step(self, step: int) -> dict[str, float]:
         """Every signal of this logging step, read back to the host in one transfer."""
+        self._guard.run("symptom", self._measure_as_logits)
         measure = self._measure
         have_update = bool(self._params) and len(measure.before) == len(self._params)
         if have_update:
@@ -223,7 +224,8 @@ class StepValues:
                 output = self.model(*call_args, **call_kwargs)
             finally:
                 self._in_probe = False
-            return matching_shape(parse_output(output).reconstruction_values(), x)
+            parsed = self._output_space.apply(parse_output(output))
+            return matching_shape(parsed.reconstruction_values(), x)
 
         # fewer samples only where the input is the call's one tensor: others may be
         # per-sample too (labels, masks) and would no longer match
