@@ -513,3 +513,26 @@ def test_a_blow_up_the_run_recovered_from_is_history_not_a_verdict():
     stuck[fmt.RELATIVE_ERROR] = np.full(N, 1.0) * spiked
     stuck[fmt.NONFINITE_GRAD_FRACTION] = nan_grads
     assert ranked(build(stuck, healthy_layers()))[:1] == ["lr_too_high"]
+
+
+def test_relus_killed_by_a_burst_of_big_steps_name_the_step_size():
+    """#22 item 3c: the error spiked and recovered, but the big first steps left a ReLU
+    layer 80% dead for good: the step size is the cause, the dead units its consequence.
+    The same dead layer under small steps is dead_relu (a bias, an init), not the lr."""
+    layers = healthy_layers()
+    layers["encoder.1"][fmt.LAYER_DEAD_FRACTION] = np.where(STEPS < 20, 0.05, 0.8)
+    burst = healthy_signals()
+    burst[fmt.RELATIVE_ERROR] = np.where(STEPS == 10, 6.0, curve(1.1, 0.4))
+    burst[fmt.UPDATE_RATIO] = np.where(STEPS < 30, 0.3, 2e-3)
+    diagnosis = diagnose_run(build(burst, layers))
+    assert [c.id for c in diagnosis.causes][:1] == ["lr_too_high"], diagnosis.to_json()
+    assert any("died during the big steps" in e for e in diagnosis.causes[0].evidence)
+    calm = healthy_signals()
+    calm[fmt.RELATIVE_ERROR] = curve(1.1, 0.4)
+    assert ranked(build(calm, layers))[:1] == ["dead_relu"]
+    late = healthy_signals()  # the units died long after the big steps ended
+    late[fmt.RELATIVE_ERROR] = burst[fmt.RELATIVE_ERROR]
+    late[fmt.UPDATE_RATIO] = burst[fmt.UPDATE_RATIO]
+    late_layers = healthy_layers()
+    late_layers["encoder.1"][fmt.LAYER_DEAD_FRACTION] = np.where(STEPS < 200, 0.05, 0.8)
+    assert ranked(build(late, late_layers))[:1] == ["dead_relu"]

@@ -136,12 +136,7 @@ def _big_updates(run: RunData, facts: list[str]) -> tuple[float, int | None]:
     size = max(early_peak, late)
     if size < BIG_UPDATE:
         return 0.0, None
-    # big steps that shrink the weights are weight decay at work, not the learning rate
-    pull = m.median(run.signal(fmt.REGULARIZATION_PULL)) or 0.0
-    norm = run.signal(fmt.WEIGHT_NORM)
-    shrinking = norm is not None and len(norm) > 2 and \
-        (m.median(m.tail(m.finite(norm))) or 0.0) < 0.5 * float(np.nanmax(norm.values))
-    if pull > 0.5 or shrinking:
+    if _weight_decay_at_work(run):
         return 0.0, None
     facts.append(f"steps move the weights by up to {m.fmt_num(100 * size)}% of their norm "
                  "(stable training: ~0.1-1%)")
@@ -149,13 +144,16 @@ def _big_updates(run: RunData, facts: list[str]) -> tuple[float, int | None]:
     # size. They are one when the error does not come down under them.
     strength = (m.log_ramp(size, 2 * BIG_UPDATE, HUGE_UPDATE) * shortfall(run)
                 * (1 - _improvement(run)))
-    killed = _units_killed(run)
-    if killed is not None and early_peak >= 0.5 * BIG_UPDATE:
-        name, step = killed
-        facts.append(f"ReLU units in {name} died during training (all dead by step {step}) "
-                     "right after these steps")
-        strength = max(strength, 0.8)
     return strength, int(updates.steps[0])
+
+
+def _weight_decay_at_work(run: RunData) -> bool:
+    """Big steps that shrink the weights are weight decay at work, not the learning rate."""
+    pull = m.median(run.signal(fmt.REGULARIZATION_PULL)) or 0.0
+    norm = run.signal(fmt.WEIGHT_NORM)
+    shrinking = norm is not None and len(norm) > 2 and \
+        (m.median(m.tail(m.finite(norm))) or 0.0) < 0.5 * float(np.nanmax(norm.values))
+    return pull > 0.5 or shrinking
 
 
 def _improvement(run: RunData) -> float:
@@ -172,16 +170,37 @@ def _improvement(run: RunData) -> float:
     return m.ramp(gained, 0.2, 0.5)
 
 
-def _units_killed(run: RunData) -> tuple[str, int] | None:
-    """A ReLU layer alive at the start (under half dead) and dead later (90%+ for good)."""
+KILLED = 0.5
+"""a ReLU layer with half its units dead on every input: dead_relu's own threshold."""
+
+
+def _units_killed(run: RunData, facts: list[str]) -> tuple[float, int | None]:
+    """Damage that outlives a burst of big steps: a ReLU layer alive at the start, dead
+    from a step taken while the steps were big, and still dead at the end. The run may
+    train on with what is left (its error even recovers), but those units never come
+    back: the step size is the cause, the dead units its lasting consequence."""
+    updates = run.signal(fmt.UPDATE_RATIO)
+    if updates is None:
+        return 0.0, None
+    updates = m.finite(updates)
+    big = updates.steps[updates.values >= 0.5 * BIG_UPDATE]
+    if big.size == 0 or _weight_decay_at_work(run):
+        return 0.0, None
     for name in info.activation_layers(run, info.RELU_TYPES):
         series = run.layer_signal(name, fmt.LAYER_DEAD_FRACTION)
-        if series is None or len(series) < 3 or series.values[0] >= 0.5:
+        if series is None or len(series) < 3 or series.values[0] >= KILLED:
             continue
-        since = m.since_step(series, series.values >= 0.9, persist=0.9)
-        if since is not None and since > int(series.steps[0]):
-            return name, since
-    return None
+        since = m.since_step(series, series.values >= KILLED, persist=0.9)
+        end = m.median(m.tail(series))
+        if since is None or since <= int(series.steps[0]) or end is None or end < KILLED:
+            continue
+        later = updates.steps[updates.steps > big[-1]]
+        if since > (int(later[0]) if later.size else int(big[-1])):
+            continue  # died after the big steps were over: not their doing
+        facts.append(f"ReLU units in {name} died during the big steps (dead since step "
+                     f"{since}; {m.fmt_num(100 * end)}% still dead at the end)")
+        return m.ramp(end, KILLED, 0.8) * 0.2 + 0.8, since
+    return 0.0, None
 
 
 RECOVERED_SHARE = 0.25
@@ -219,13 +238,19 @@ def _score(run: RunData) -> Evidence | None:
     facts: list[str] = []
     parts = [_nonfinite(run, facts), _divergence(run, facts), _big_updates(run, facts)]
     strength = max(p[0] for p in parts)
-    if strength <= 0:
+    lasting: list[str] = []
+    killed = _units_killed(run, lasting)
+    if max(strength, killed[0]) <= 0:
         return None
     steps = [s for p in parts if p[0] > 0 and p[1] is not None for s in [p[1]]]
     recovered = _recovered(run, min(steps)) if steps else None
     if recovered is not None:
         facts.append(recovered)
         strength *= RECOVERED_SHARE
+    facts.extend(lasting)
+    strength = max(strength, killed[0])  # what the big steps broke for good stays broken
+    if killed[1] is not None:
+        steps.append(killed[1])
     lr = info.number(info.setting(run, "lr"))
     if lr is not None:
         facts.append(f"learning rate {m.fmt_num(lr)}")
