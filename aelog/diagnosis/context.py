@@ -15,7 +15,11 @@ NO_STRUCTURE = 0.7
 LOGIT_LIMIT = 50.0
 """logits of a trained model rarely exceed this; diverging outputs do."""
 STILL_FALLING = 0.05
-"""error fell by more than 5% over the last quarter of the run: still training."""
+"""error fell by more than 5% over the second half of the run: still training."""
+STEEP_FALL = 0.25
+"""... and by more than a quarter: still learning fast enough that outputs near the mean
+now are not yet a verdict. A slower fall leaves a run where it is (0.86 -> 0.79 over a
+thousand steps, outputs keeping 7% of the variance, is at risk, not on its way out)."""
 
 
 def error_still_falling(run: RunData) -> tuple[bool, float | None, float | None]:
@@ -30,6 +34,11 @@ def error_still_falling(run: RunData) -> tuple[bool, float | None, float | None]
     start, end = float(last.values[0]), m.middle(last.values[-2:])
     # falling towards 1 from above is learning the mean, not the data
     return end < (1 - STILL_FALLING) * start and end < 0.9, start, end
+
+
+def error_falling_steeply(run: RunData) -> bool:
+    falling, start, end = error_still_falling(run)
+    return falling and start is not None and end is not None and end < (1 - STEEP_FALL) * start
 
 
 def describe_data_limits(run: RunData) -> list[str]:

@@ -163,6 +163,10 @@ LAYER_DEAD_FRACTION = "dead_fraction"
 """units whose output is <= 0 for every sample of the batch (dead under a ReLU)."""
 LAYER_SATURATED_FRACTION = "saturated_fraction"
 """tanh/sigmoid units within 2% of a limit for more than 95% of the batch."""
+LAYER_SATURATED_VALUES = "saturated_values"
+"""share of a tanh/sigmoid layer's values (units x samples) within 2% of either limit:
+each passes back under 8% of the gradient. Units that swing between the two limits from
+sample to sample (large inputs, both signs) count here, not as pinned."""
 LAYER_GRAD_NORM = "grad_norm"
 LAYER_WEIGHT_NORM = "weight_norm"
 LAYER_UPDATE_RATIO = "update_ratio"
@@ -174,6 +178,7 @@ LAYER_SIGNALS = (
     LAYER_ACTIVATION_MEAN_ABS,
     LAYER_DEAD_FRACTION,
     LAYER_SATURATED_FRACTION,
+    LAYER_SATURATED_VALUES,
     LAYER_GRAD_NORM,
     LAYER_WEIGHT_NORM,
     LAYER_UPDATE_RATIO,

@@ -64,6 +64,7 @@ def activation_stats(
         stats[fmt.LAYER_SATURATED_FRACTION] = (
             (per_unit_count(near, unit_dim) > SATURATION_SHARE * samples).float().mean()
         )
+        stats[fmt.LAYER_SATURATED_VALUES] = near.float().mean()
     return stats
 
 

@@ -7,8 +7,9 @@
 Each seed draws a scenario (benchmarks/randomised/draw.py): architecture, data, optimizer,
 learning rate, batch, length and a defect at a drawn severity, or none. The defective run
 and its fixed twin are trained with the two aelog lines; a scenario counts only if it
-manifests, checked on held-out inputs without aelog: the defect made the run measurably
-worse than its twin, and the twin is a sound run. Every twin that is sound is also a
+manifests, checked on held-out inputs without aelog: the twin is a sound run, and the
+defect made the run unsound (outputs or error near the mean's) and measurably worse than
+its twin, or showed its own symptom (memorisation, identity, an inactive KL). Every twin that is sound is also a
 healthy run, and must be called healthy. Runs are named by a hash, so the engine sees
 nothing but what it measured; ``aelog diagnose LOGDIR --json`` reads them in a subprocess.
 
@@ -75,6 +76,12 @@ def manifests(spec: Spec, bad: dict[str, float], twin: dict[str, float],
     if spec.defect == "posterior_collapse":
         return (bad.get("active_units", 1) == 0 and twin.get("active_units", 0) >= 1
                 and bad["error"] >= twin["error"] + 0.1)
+    # Every other defect shows as the product's symptom: the run is no longer sound (its
+    # outputs near the mean, or its error near the mean's) where its twin is. A run that is
+    # merely worse than its twin but sound would have to be called healthy were it a
+    # healthy draw: it cannot also be a miss.
+    if _sound(bad):
+        return False
     worse = bad["error"] >= max(twin["error"] + 0.15, 1.3 * twin["error"])
     drained = bad["spread"] <= 0.5 * twin["spread"] and bad["spread"] < SOUND_SPREAD
     return worse or drained

@@ -55,6 +55,8 @@ def test_a_defect_counts_only_when_it_showed_against_its_twin():
     twin = {"error": 0.2, "spread": 0.8}
     assert bench.manifests(spec, {"error": 1.0, "spread": 0.0}, twin, {})
     assert not bench.manifests(spec, {"error": 0.25, "spread": 0.75}, twin, {})
+    # twice the twin's error, but sound: a healthy draw like it must be called healthy
+    assert not bench.manifests(spec, {"error": 0.45, "spread": 0.3}, twin, {})
     memorised = dataclasses.replace(spec, defect="under_regularized")
     assert bench.manifests(memorised, {"error": 0.6, "spread": 0.6}, twin, {"error": 0.05})
     assert not bench.manifests(memorised, {"error": 0.6, "spread": 0.6}, twin, {"error": 0.5})

@@ -536,3 +536,23 @@ def test_relus_killed_by_a_burst_of_big_steps_name_the_step_size():
     late_layers = healthy_layers()
     late_layers["encoder.1"][fmt.LAYER_DEAD_FRACTION] = np.where(STEPS < 200, 0.05, 0.8)
     assert ranked(build(late, late_layers))[:1] == ["dead_relu"]
+
+
+def test_units_swinging_between_both_limits_are_saturated():
+    """Inputs in raw units (std ~40) through a sigmoid layer: each unit sits at 0 for
+    half the batch and at 1 for the other half, so none is pinned at one limit, yet 90% of
+    the values pass back almost no gradient. Outputs keep 7% of the variance."""
+    meta = healthy_metadata()
+    meta["model"]["activations"] = [{"name": "encoder.1", "type": "Sigmoid"}]
+    layers = healthy_layers()
+    layers["encoder.1"][fmt.LAYER_SATURATED_FRACTION] = np.full(N, 0.05)
+    layers["encoder.1"][fmt.LAYER_SATURATED_VALUES] = np.full(N, 0.9)
+    signals = healthy_signals()
+    signals[fmt.RELATIVE_ERROR] = np.linspace(0.9, 0.8, N)
+    signals[fmt.OUTPUT_VARIANCE_RATIO] = np.full(N, 0.07)
+    signals[fmt.INPUT_STD] = np.full(N, 40.0)
+    top = diagnose_run(build(signals, layers, meta)).causes[0]
+    assert top.id == "saturated_activation" and "90% of its values" in top.evidence[0]
+    assert "standardise the inputs" in top.fix
+    layers["encoder.1"][fmt.LAYER_SATURATED_VALUES] = np.full(N, 0.1)  # a healthy layer
+    assert "saturated_activation" not in ranked(build(signals, layers, meta))

@@ -236,3 +236,18 @@ def test_a_collapse_whose_strongest_cause_fell_short_names_it_and_its_fix_first(
     (note,) = [n for n in diagnosis.notes if n.startswith("cause uncertain")]
     assert "the strongest, over_regularized, reached only" in note
     assert "Check first: " in note and "; then how the loss reads the output" in note
+
+
+def test_a_slow_fall_leaves_a_run_at_risk_and_a_steep_one_is_still_learning():
+    """Outputs keeping 7% of the variance with an error creeping from 0.86 to 0.79 over
+    the second half are at risk; the same spread with the error halving is a run on its
+    way out of a slow start."""
+    slow = healthy_signals()
+    slow[fmt.OUTPUT_VARIANCE_RATIO] = np.full(len(slow[fmt.RELATIVE_ERROR]), 0.07)
+    slow[fmt.RELATIVE_ERROR] = np.linspace(0.93, 0.79, len(slow[fmt.RELATIVE_ERROR]))
+    diagnosis = diagnose_run(build(slow, healthy_layers()))
+    assert diagnosis.status == AT_RISK, diagnosis.to_json()
+    assert any("still falling" in n for n in diagnosis.notes)
+    steep = dict(slow)
+    steep[fmt.RELATIVE_ERROR] = np.linspace(0.95, 0.5, len(slow[fmt.RELATIVE_ERROR]))
+    assert diagnose_run(build(steep, healthy_layers())).status == HEALTHY

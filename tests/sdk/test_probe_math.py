@@ -133,6 +133,7 @@ def _reference_activation_stats(x: torch.Tensor, unit_dim: int, limits) -> dict[
         margin = 0.02 * (high - low)
         near = (values <= low + margin) | (values >= high - margin)
         stats[fmt.LAYER_SATURATED_FRACTION] = float((near.double().mean(0) > 0.95).double().mean())
+        stats[fmt.LAYER_SATURATED_VALUES] = float(near.double().mean())
     return stats
 
 

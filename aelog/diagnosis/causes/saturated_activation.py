@@ -19,6 +19,11 @@ GAIN_LOW = 0.2
 """a tanh layer passing back at most a fifth of the gradient (mean |h| ~0.9) starts to count."""
 GAIN_NONE = 0.05
 """... and at most 5% (mean |h| ~0.975) is fully saturated; N(0, 1) inputs pass ~60%."""
+VALUES_LOW = 0.5
+"""half of a layer's values at a limit, each passing back under 8% of the gradient, starts
+to count (N(0, 1) pre-activations put ~4% of a tanh's there) ..."""
+VALUES_HIGH = 0.9
+"""... and nine in ten is fully saturated."""
 
 
 def _last_activation(run: RunData) -> str | None:
@@ -52,11 +57,14 @@ def _score(run: RunData) -> Evidence | None:
     if not saturated:
         return None
     gains = _gain_bounds(run, list(saturated))
+    at_limit = m.layer_tail_medians(run, fmt.LAYER_SATURATED_VALUES, list(saturated))
 
     def layer_strength(name: str) -> float:
         pinned = m.ramp(saturated[name], SATURATED, 0.8)
         gain = gains.get(name)
-        return pinned if gain is None else max(pinned, m.ramp(gain, GAIN_LOW, GAIN_NONE))
+        if gain is not None:
+            pinned = max(pinned, m.ramp(gain, GAIN_LOW, GAIN_NONE))
+        return max(pinned, m.ramp(at_limit.get(name, 0.0), VALUES_LOW, VALUES_HIGH))
 
     worst_name = max(saturated, key=layer_strength)
     strength = layer_strength(worst_name)
@@ -68,8 +76,20 @@ def _score(run: RunData) -> Evidence | None:
     mean_abs_series = run.layer_signal(worst_name, fmt.LAYER_ACTIVATION_MEAN_ABS)
     if since is None and worst_name in gains and mean_abs_series is not None:
         since = m.since_step(mean_abs_series, 1 - mean_abs_series.values ** 2 <= GAIN_LOW)
-    facts = [f"layer {worst_name}: {m.fmt_num(100 * worst)}% of units pinned at a limit for >95% "
-             f"of the batch" + (f" since step {since}" if since is not None else "")]
+    values_series = run.layer_signal(worst_name, fmt.LAYER_SATURATED_VALUES)
+    if since is None and values_series is not None:
+        since = m.since_step(values_series, values_series.values >= VALUES_LOW)
+    when = f" since step {since}" if since is not None else ""
+    pinned_fact = (f"layer {worst_name}: {m.fmt_num(100 * worst)}% of units pinned at a limit "
+                   "for >95% of the batch")
+    share = at_limit.get(worst_name, 0.0)
+    if share >= VALUES_LOW:  # units swinging between limits: the values say more than units
+        facts = [f"layer {worst_name}: {m.fmt_num(100 * share)}% of its values within 2% of a "
+                 f"limit{when}, each passing back under 8% of the gradient"]
+        if worst > 0:
+            facts.append(pinned_fact)
+    else:
+        facts = [pinned_fact + when]
     if worst_name in gains:
         mean_abs = (1 - gains[worst_name]) ** 0.5
         facts.append(f"layer {worst_name}: mean |value| {m.fmt_num(mean_abs)}, so it passes "
