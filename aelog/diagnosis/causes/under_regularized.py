@@ -13,6 +13,8 @@ from aelog.logfile.run_data import RunData, Series
 
 GAP = 1.5
 """validation error 1.5x the training error or more: memorisation, not noise."""
+FULL_GAP = 3.0
+"""... and 3x is memorisation beyond doubt."""
 
 
 def _score(run: RunData) -> Evidence | None:
@@ -48,7 +50,9 @@ def _score(run: RunData) -> Evidence | None:
     since = m.since_step(val, holds)
     if since is None or int(np.count_nonzero(holds[val.steps >= since])) < 2:
         return None  # one validation point is not a trend
-    strength = m.log_ramp(ratio, GAP, 5) * m.ramp(gap, 0.05, 0.2) * (0.7 + 0.3 * rising)
+    # twice the training error on unseen inputs is memorisation whether or not validation
+    # has started to rise yet; a rise only makes it surer
+    strength = m.log_ramp(ratio, GAP, FULL_GAP) * m.ramp(gap, 0.05, 0.2) * (0.8 + 0.2 * rising)
     fix = ("add weight_decay=1e-4 (torch.optim.AdamW) or nn.Dropout(0.1) before the bottleneck, "
            "train on more data, or stop at the best validation step")
     return Evidence(strength, since, facts, fix)
