@@ -159,6 +159,18 @@ def test_over_regularized_when_decay_dominates():
     assert "weight_decay=0.01" in diagnosis.causes[0].fix
 
 
+def test_over_regularized_where_decay_and_loss_balance():
+    """AdamW with weight_decay 5.6: the weights shrank to a third and stopped where the
+    decay pulls as hard as the loss (0.9x), outputs at the mean. At that balance the pull
+    is as strong as the evidence gets."""
+    meta = healthy_metadata(weight_decay=5.6)
+    signals = _collapsed_signals()
+    signals[fmt.REGULARIZATION_PULL] = np.full(N, 0.9)
+    signals[fmt.WEIGHT_NORM] = curve(10.7, 3.85)
+    top = diagnose_run(build(signals, healthy_layers(), meta)).causes[0]
+    assert top.id == "over_regularized" and top.confidence >= 0.5, top
+
+
 def test_under_regularized_on_a_train_validation_gap():
     signals = healthy_signals()
     signals[fmt.RELATIVE_ERROR] = curve(1.0, 0.02)

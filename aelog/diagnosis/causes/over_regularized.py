@@ -23,7 +23,9 @@ def _pull(run: RunData, facts: list[str]) -> float:
                m.median(run.signal(fmt.REGULARIZATION_PULL)) or 0.0)
     if pull > 0.5:
         facts.append(f"weight decay pulls {m.fmt_num(pull)}x as hard as the loss gradient")
-        strength = max(strength, m.log_ramp(pull, 0.5, 3))
+        # where decay and loss balance (the weights stop shrinking) the pull is 1: as
+        # strong as the evidence gets, not a third of the way
+        strength = max(strength, m.log_ramp(pull, 0.5, 1.0))
     # a pure loss gradient is nearly orthogonal to the weights (cosine ~0); an L2 penalty's
     # gradient is the weights themselves (cosine 1), an L1 penalty's their signs (~0.8)
     # (not in the first WARMUP steps: a fresh network's outputs are off in scale and the
