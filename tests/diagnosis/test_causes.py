@@ -219,6 +219,26 @@ def test_posterior_collapse():
     assert ranked(build(signals, healthy_layers(), meta))[0] == "posterior_collapse"
 
 
+def test_a_kl_killed_by_tiny_steps_or_by_weight_decay_is_their_consequence():
+    """A VAE whose encoder never trained (Adam at lr 2e-7: updates of 1e-6 of the weights)
+    or was decayed to the prior (weights pulled to 0 give mu = 0, logvar = 0) has no KL:
+    the step size or the decay is the cause, the collapsed posterior what it did."""
+    signals = _collapsed_signals()
+    signals[fmt.KL_PER_DIM] = np.full(N, 1e-4)
+    signals[fmt.KL_MAX_DIM] = np.full(N, 3e-4)
+    signals[fmt.ACTIVE_UNITS_FRACTION] = np.zeros(N)
+    tiny = dict(signals)
+    tiny[fmt.UPDATE_RATIO] = np.full(N, 1.3e-6)
+    meta = healthy_metadata(is_vae=True, lr=2e-7)
+    assert ranked(build(tiny, healthy_layers(), meta))[:2] == ["lr_too_low", "posterior_collapse"]
+    decayed = dict(signals)
+    decayed[fmt.REGULARIZATION_PULL] = np.full(N, 1.1)
+    decayed[fmt.WEIGHT_NORM] = curve(9.8, 2.5)
+    meta = healthy_metadata(is_vae=True, weight_decay=1.1)
+    assert ranked(build(decayed, healthy_layers(), meta))[:2] == [
+        "over_regularized", "posterior_collapse"]
+
+
 def test_an_output_that_cannot_reach_the_targets_ranks_above_what_it_kills():
     """A sigmoid on standardised data is the root cause even when the KL and the
     bottleneck's ReLUs die too: fixing them would not let the output reach the targets."""

@@ -70,5 +70,7 @@ CAUSE = Cause(
     fix="raise the learning rate 10x (Adam: lr=1e-3 is a good start)",
     score=_score,
     consequence_of=("init_too_small", "init_constant", "frozen_parameters", "constant_input",
-                    "dead_relu", "saturated_activation", "posterior_collapse", "loss_mismatch"),
+                    "dead_relu", "saturated_activation", "loss_mismatch"),
+    # not posterior_collapse: a decoder that ignores z leaves the rest of the loss to
+    # learn, so steps stay their size; tiny steps come first
 )
