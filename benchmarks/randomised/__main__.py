@@ -9,9 +9,10 @@ learning rate, batch, length and a defect at a drawn severity, or none. The defe
 and its fixed twin are trained with the two aelog lines; a scenario counts only if it
 manifests, checked on held-out inputs without aelog: the twin is a sound run, and the
 defect made the run unsound (outputs or error near the mean's) and measurably worse than
-its twin, or showed its own symptom (memorisation, identity, an inactive KL). Every twin that is sound is also a
-healthy run, and must be called healthy. Runs are named by a hash, so the engine sees
-nothing but what it measured; ``aelog diagnose LOGDIR --json`` reads them in a subprocess.
+its twin, or showed its own symptom (memorisation, identity, an inactive KL). Every twin
+that is sound is also a healthy run, and must be called healthy. Runs are named by a
+hash, so the engine sees nothing but what it measured; ``aelog diagnose LOGDIR --json``
+reads them in a subprocess.
 
 The engine is tuned, when at all, on the tune range (seeds from 0); the report range is
 drawn fresh each time unless given, and is never looked at while changing the engine.
@@ -33,7 +34,7 @@ from dataclasses import dataclass
 import torch
 
 from benchmarks.holdout import diagnose_cli
-from benchmarks.randomised.build import held_out_check, train
+from benchmarks.randomised.build import held_out_check, one_batch_drawn_once, train
 from benchmarks.randomised.draw import DEFECTS, HEALTHY, OUTSIDE, Spec, draw
 from benchmarks.results_file import replace_section
 
@@ -66,9 +67,12 @@ def _sound(check: dict[str, float]) -> bool:
 def manifests(spec: Spec, bad: dict[str, float], twin: dict[str, float],
               bad_train: dict[str, float]) -> bool:
     """The defect shows in the run, measured against its twin on held-out inputs."""
+    memorised = (bad["error"] - bad_train["error"] >= 0.3
+                 and bad["error"] >= twin["error"] + 0.1)
     if spec.defect == "under_regularized":
-        return (bad["error"] - bad_train["error"] >= 0.3
-                and bad["error"] >= twin["error"] + 0.1)
+        return memorised
+    if one_batch_drawn_once(spec) and memorised:
+        return True  # one batch fed at every step shows as memorising it
     if spec.defect == "latent_too_large":
         # identity-like: at least 40% of a random input's variance passes the code
         return (bad.get("noise_error", 1.0) <= 0.6

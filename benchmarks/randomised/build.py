@@ -345,18 +345,30 @@ def loss_of(spec: Spec, output, target: torch.Tensor, step: int) -> torch.Tensor
 # ------------------------------------------------------------------------------ the loop
 
 
+def one_batch_drawn_once(spec: Spec) -> bool:
+    """constant_input in its other common form: ``x = next(iter(loader))`` above the loop."""
+    return spec.defect == "constant_input" and spec.severity >= 0.5
+
+
 def training_set(spec: Spec, train: torch.Tensor) -> torch.Tensor:
     if spec.defect == "under_regularized":
         return train[: 16 + int(32 * spec.severity)]
+    if one_batch_drawn_once(spec):  # all the loop ever sees
+        g = torch.Generator().manual_seed(20_000 + spec.seed)
+        return train[torch.randint(0, len(train), (min(spec.batch, len(train)),), generator=g)]
     return train
 
 
 def batches(spec: Spec, train: torch.Tensor):
     """Batch for each step; the constant_input defect is a dataset that returns its first
-    sample for every index."""
+    sample for every index, or (at the upper half of its severity) one batch drawn once
+    and fed at every step."""
     g = torch.Generator().manual_seed(20_000 + spec.seed)
     size = min(spec.batch, len(train))
     for _ in range(spec.steps):
+        if one_batch_drawn_once(spec):  # the training set is that batch
+            yield train
+            continue
         index = torch.randint(0, len(train), (size,), generator=g)
         if spec.defect == "constant_input":
             index = torch.zeros_like(index)

@@ -4,6 +4,8 @@ far better than validation (forwards made in eval mode), and validation stops im
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from aelog.diagnosis import measures as m
@@ -17,7 +19,28 @@ FULL_GAP = 3.0
 """... and 3x is memorisation beyond doubt."""
 
 
-def _score(run: RunData) -> Evidence | None:
+@dataclass
+class Memorisation:
+    validation: float
+    """validation relative error at the end."""
+    training: float
+    """training relative error at the validation steps, at the end."""
+    since: int
+    best: float
+    """the best validation error so far."""
+
+    @property
+    def ratio(self) -> float:
+        return self.validation / max(self.training, 1e-12)
+
+    @property
+    def gap(self) -> float:
+        return self.validation - self.training
+
+
+def memorisation(run: RunData) -> Memorisation | None:
+    """Validation error 1.5x the training error or more, for two validation points or
+    more at the end; None otherwise (or without validation)."""
     val = run.signal(fmt.VAL_RELATIVE_ERROR)
     train = run.signal(fmt.RELATIVE_ERROR)
     if val is None or train is None or len(val) < 3:
@@ -36,26 +59,37 @@ def _score(run: RunData) -> Evidence | None:
     train_end = m.median(m.tail(Series(val.steps, train_at_val)))
     if train_end is None:
         return None
-    ratio = val_end / max(train_end, 1e-12)
-    gap = val_end - train_end
-    if ratio < GAP or gap < 0.05:
+    found = Memorisation(val_end, train_end, 0,
+                         float(np.min(val.values[np.isfinite(val.values)])))
+    if found.ratio < GAP or found.gap < 0.05:
         return None
-    facts = [f"validation relative error {m.fmt_num(val_end)} vs training {m.fmt_num(train_end)} "
-             f"({m.fmt_num(ratio)}x)"]
-    best = float(np.min(val.values[np.isfinite(val.values)]))
-    rising = m.ramp(val_end / max(best, 1e-12), 1.0, 1.5)
-    if val_end > 1.1 * best:
-        facts.append(f"validation error rose from its best {m.fmt_num(best)}")
     holds = val.values > GAP * np.maximum(train_at_val, 1e-12)
     since = m.since_step(val, holds)
     if since is None or int(np.count_nonzero(holds[val.steps >= since])) < 2:
         return None  # one validation point is not a trend
+    found.since = since
+    return found
+
+
+def memorisation_strength(found: Memorisation) -> float:
     # twice the training error on unseen inputs is memorisation whether or not validation
     # has started to rise yet; a rise only makes it surer
-    strength = m.log_ramp(ratio, GAP, FULL_GAP) * m.ramp(gap, 0.05, 0.2) * (0.8 + 0.2 * rising)
+    rising = m.ramp(found.validation / max(found.best, 1e-12), 1.0, 1.5)
+    return (m.log_ramp(found.ratio, GAP, FULL_GAP) * m.ramp(found.gap, 0.05, 0.2)
+            * (0.8 + 0.2 * rising))
+
+
+def _score(run: RunData) -> Evidence | None:
+    found = memorisation(run)
+    if found is None:
+        return None
+    facts = [f"validation relative error {m.fmt_num(found.validation)} vs training "
+             f"{m.fmt_num(found.training)} ({m.fmt_num(found.ratio)}x)"]
+    if found.validation > 1.1 * found.best:
+        facts.append(f"validation error rose from its best {m.fmt_num(found.best)}")
     fix = ("add weight_decay=1e-4 (torch.optim.AdamW) or nn.Dropout(0.1) before the bottleneck, "
            "train on more data, or stop at the best validation step")
-    return Evidence(strength, since, facts, fix)
+    return Evidence(memorisation_strength(found), found.since, facts, fix)
 
 
 CAUSE = Cause(
