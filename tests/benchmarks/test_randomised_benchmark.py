@@ -96,6 +96,19 @@ def test_scores_count_top_causes_false_alarms_and_per_cause_precision():
     assert "| dead_relu |  |" not in text and "Where it went wrong" in text
 
 
+def test_mild_defects_are_reported_apart_from_every_figure():
+    mild = dataclasses.replace(_outcome(6, "saturated_activation", manifested=False), mild=True)
+    outcomes = [_outcome(1, "lr_too_high"), mild]
+    results = {"run1": _result("collapsed", "lr_too_high"), "twin1": _result("healthy"),
+               "run6": _result("healthy"), "twin6": _result("healthy")}
+    scored = bench.score(outcomes, results)
+    text = "\n".join(bench.render_range("tune", range(1, 7), outcomes, scored, 10.0))
+    assert "top-1 1.00 (1/1)" in text and "0.00 (0/2)" in text  # the mild run's twin counts
+    assert "mild defects, apart" in text and ": 1; the injected cause named first in 0, the " \
+        "run called healthy in 1 (saturated_activation: healthy)" in text
+    assert "| saturated_activation |" not in text  # in no precision/recall row
+
+
 def test_one_scenario_trains_its_twin_and_checks_both(tmp_path):
     spec = dataclasses.replace(draw(3), family="mlp", data="lowrank", defect="lr_too_low",
                                vae=False, optimizer="adam", steps=60, output="linear")
