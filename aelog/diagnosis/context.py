@@ -16,10 +16,9 @@ LOGIT_LIMIT = 50.0
 """logits of a trained model rarely exceed this; diverging outputs do."""
 STILL_FALLING = 0.05
 """error fell by more than 5% over the second half of the run: still training."""
-STEEP_FALL = 0.25
-"""... and by more than a quarter: still learning fast enough that outputs near the mean
-now are not yet a verdict. A slower fall leaves a run where it is (0.86 -> 0.79 over a
-thousand steps, outputs keeping 7% of the variance, is at risk, not on its way out)."""
+PACE_HORIZON = 2
+"""a run is "still learning" when, at the pace of its second half, the error would reach
+the level judged healthy before the run has trained twice as long: two more halves."""
 
 
 def error_still_falling(run: RunData) -> tuple[bool, float | None, float | None]:
@@ -36,9 +35,15 @@ def error_still_falling(run: RunData) -> tuple[bool, float | None, float | None]
     return end < (1 - STILL_FALLING) * start and end < 0.9, start, end
 
 
-def error_falling_steeply(run: RunData) -> bool:
+def still_learning(run: RunData, healthy_level: float) -> bool:
+    """The error falls fast enough to reach ``healthy_level`` at its current pace within
+    two more halves of the run: a slow start on its way out, not a verdict yet. A slower
+    fall leaves the run where it is (0.86 -> 0.79 over a thousand steps, outputs keeping
+    7% of the variance, would still be at 0.68 after twice as long)."""
     falling, start, end = error_still_falling(run)
-    return falling and start is not None and end is not None and end < (1 - STEEP_FALL) * start
+    if not falling or start is None or end is None or start <= 0:
+        return False
+    return end * (end / start) ** PACE_HORIZON < healthy_level
 
 
 def describe_data_limits(run: RunData) -> list[str]:

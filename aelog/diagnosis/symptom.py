@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from aelog.diagnosis import measures as m
-from aelog.diagnosis.context import error_falling_steeply, outputs_look_like_logits
+from aelog.diagnosis.context import outputs_look_like_logits, still_learning
 from aelog.diagnosis.nonfinite import nonfinite_origin
 from aelog.diagnosis.types import AT_RISK, COLLAPSED, HEALTHY
 from aelog.logfile import format as fmt
@@ -141,7 +141,7 @@ def _spread(run: RunData) -> Symptom | None:
         return None  # the error is still falling: a network on its way out of a small start
 
     high_error = err_level is None or err_level >= AT_RISK_ERROR
-    if high_error and error_falling_steeply(run):
+    if high_error and still_learning(run, AT_RISK_ERROR):
         return None  # still learning: the spread is growing back, not draining
     since = m.since_step(spread, spread.values <= AT_RISK_SPREAD)
     if level <= AT_RISK_SPREAD and high_error and held(since):
@@ -171,7 +171,7 @@ def _worse_than_mean(run: RunData) -> Symptom | None:
     if level is None or level <= 1.5:
         return None
     since = m.since_step(error, error.values > 1.5)
-    if since is None or int(error.steps[-1]) - since < MIN_SPAN or error_falling_steeply(run):
+    if since is None or int(error.steps[-1]) - since < MIN_SPAN or still_learning(run, 1.5):
         return None
     return Symptom(AT_RISK, since, [
         f"reconstruction error is {m.fmt_num(level)} times that of predicting the batch mean "

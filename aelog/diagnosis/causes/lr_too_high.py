@@ -199,7 +199,8 @@ def _units_killed(run: RunData, facts: list[str]) -> tuple[float, int | None]:
             continue  # died after the big steps were over: not their doing
         facts.append(f"ReLU units in {name} died during the big steps (dead since step "
                      f"{since}; {m.fmt_num(100 * end)}% still dead at the end)")
-        return m.ramp(end, KILLED, 0.8) * 0.2 + 0.8, since
+        # as much as the dead units cost the run: what dead_relu itself weighs them by
+        return (m.ramp(end, KILLED, 0.8) * 0.2 + 0.8) * (0.3 + 0.7 * shortfall(run)), since
     return 0.0, None
 
 
