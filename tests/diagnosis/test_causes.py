@@ -568,6 +568,10 @@ def test_relus_killed_by_a_burst_of_big_steps_name_the_step_size():
     late_layers = healthy_layers()
     late_layers["encoder.1"][fmt.LAYER_DEAD_FRACTION] = np.where(STEPS < 200, 0.05, 0.8)
     assert ranked(build(late, late_layers))[:1] == ["dead_relu"]
+    adam = healthy_signals()  # Adam's own first steps at a sound lr: ~3% of the weights
+    adam[fmt.RELATIVE_ERROR] = curve(1.1, 0.5)
+    adam[fmt.UPDATE_RATIO] = np.where(STEPS < 30, 0.032, 2e-3)
+    assert "lr_too_high" not in ranked(build(adam, layers))
 
 
 def test_units_swinging_between_both_limits_are_saturated():

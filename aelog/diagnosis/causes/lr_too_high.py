@@ -175,15 +175,18 @@ KILLED = 0.5
 
 
 def _units_killed(run: RunData, facts: list[str]) -> tuple[float, int | None]:
-    """Damage that outlives a burst of big steps: a ReLU layer alive at the start, dead
-    from a step taken while the steps were big, and still dead at the end. The run may
+    """Damage that outlives a burst of big steps (10% of the weights or more): a ReLU layer
+    alive at the start, dead from a step taken while the steps were big, and still dead at
+    the end. The run may
     train on with what is left (its error even recovers), but those units never come
     back: the step size is the cause, the dead units its lasting consequence."""
     updates = run.signal(fmt.UPDATE_RATIO)
     if updates is None:
         return 0.0, None
     updates = m.finite(updates)
-    big = updates.steps[updates.values >= 0.5 * BIG_UPDATE]
+    # steps past where _big_updates starts to count them: Adam's own first steps at a
+    # sound lr (2e-3 on a conv VAE) move weights by ~3%, and ReLUs may die under them too
+    big = updates.steps[updates.values >= 2 * BIG_UPDATE]
     if big.size == 0 or _weight_decay_at_work(run):
         return 0.0, None
     for name in info.activation_layers(run, info.RELU_TYPES):
@@ -194,9 +197,12 @@ def _units_killed(run: RunData, facts: list[str]) -> tuple[float, int | None]:
         end = m.median(m.tail(series))
         if since is None or since <= int(series.steps[0]) or end is None or end < KILLED:
             continue
+        # units start dying under the big steps and cross half a few steps later
+        rising = series.steps[series.values >= float(series.values[0]) + 0.1]
+        onset = int(rising[0]) if rising.size else since
         later = updates.steps[updates.steps > big[-1]]
-        if since > (int(later[0]) if later.size else int(big[-1])):
-            continue  # died after the big steps were over: not their doing
+        if onset > (int(later[0]) if later.size else int(big[-1])):
+            continue  # began dying after the big steps were over: not their doing
         facts.append(f"ReLU units in {name} died during the big steps (dead since step "
                      f"{since}; {m.fmt_num(100 * end)}% still dead at the end)")
         # as much as the dead units cost the run: what dead_relu itself weighs them by
