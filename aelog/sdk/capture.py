@@ -161,16 +161,14 @@ class StepCapture:
                 self._pending.update(
                     self._guard.run("vae", code_probe.vae_stats, code, logvar) or {}
                 )
-        tokens = parsed is not None and token_probe.token_layout(
-            parsed.reconstruction, target) is not None
         if parsed is not None and self._guard.active("symptom"):
             self._pending.update(self._guard.run(
                 "symptom", self._symptom_stats, parsed, target.detach(), slow) or {})
             if self._guard.active("loss_gradient"):
                 self._guard.run("loss_gradient", self._watch_loss_gradient, parsed, target)
-                if self._output_space.logits is None:
-                    activation = self._shapes.get("output_activation", "none") != "none"
-                    self._output_space.hold(parsed, target.detach(), slow, activation, tokens)
+                tokens = token_probe.token_layout(parsed.reconstruction, target) is not None
+                activation = self._shapes.get("output_activation", "none") != "none"
+                self._output_space.hold(parsed, target.detach(), slow, activation, tokens)
         result = self._guard.run(
             "data", data_probe.input_stats, inputs, self._input_fingerprint,
             self._previous_input_fingerprint, batch=slow,
@@ -183,6 +181,7 @@ class StepCapture:
         if parsed is not None:
             self._replay = (inputs.detach(), target.detach(), args, kwargs)
         if parsed is not None and self._sync is not None:
+            tokens = token_probe.token_layout(parsed.reconstruction, target) is not None
             self._sync.stash(parsed.reconstruction if tokens else parsed.reconstruction_values(),
                              target, code)
 
