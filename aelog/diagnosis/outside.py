@@ -14,7 +14,7 @@ from aelog.diagnosis import measures as m
 from aelog.diagnosis.context import outputs_look_like_logits
 from aelog.diagnosis.types import CauseFinding
 from aelog.logfile import format as fmt
-from aelog.logfile.run_data import RunData
+from aelog.logfile.run_data import RunData, Series
 
 OUTSIDE = "cause not among the 15"
 """the prefix the tab and the live warning show in a cause's place."""
@@ -35,6 +35,9 @@ def loss_misalignment(run: RunData) -> str | None:
     if series is None:
         return None
     last = m.tail(series)
+    if len(last) < m.MIN_VERDICT_POINTS:  # a thinned schedule: the last few points
+        last = Series(series.steps[-m.MIN_VERDICT_POINTS:],
+                        series.values[-m.MIN_VERDICT_POINTS:])
     if len(last) < m.MIN_VERDICT_POINTS or not np.all(np.isfinite(last.values)):
         return None  # a NaN gradient says nothing about what the loss compares
     cosine = m.median(last)

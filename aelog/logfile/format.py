@@ -38,10 +38,12 @@ NONFINITE_RECORD = "nonfinite"
 the watch checked only every k-th step (cheap steps), so a bad batch between two checks
 would not show."""
 CLOSED_FIELDS = ("steps", "logging_steps", "logging_overhead")
-CLOSED_OPTIONAL_FIELDS = ("final_step", "logging_seconds")
+CLOSED_OPTIONAL_FIELDS = ("final_step", "logging_seconds", "thinned")
 """also in the closed record where known: ``final_step``, the step at which the run's end
-was measured (the state after its last update), and ``logging_seconds``, logging's whole
-cost; runs closed by older versions lack them."""
+was measured (the state after its last update), ``logging_seconds``, logging's whole
+cost, and ``thinned``, the logging points skipped to keep logging within its budget (0
+when every tenth of the run was covered at the schedule's full density); runs closed by
+older versions lack them."""
 
 # Signal names (the tag is SCALAR_PREFIX + name). Each is measured on a training batch at
 # a logging step unless its comment says otherwise.

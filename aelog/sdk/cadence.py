@@ -2,25 +2,25 @@
 
 A run's length is not known in advance, so the schedule is geometric in the step: after
 the first ``warmup`` steps (all logged, where a logging step is cheap: a bad
-initialisation shows there), the gap after step ``s`` is the largest power of two no
-more than ``coverage`` x ``s`` (10%), and logging steps are multiples of it. Any run,
-stopped at any step N, then has a logged point in every tenth of its steps, about 33
-points per tenfold of steps (10 per doubling), at a cost that grows with the logarithm
-of the run, not the run. Powers of two keep it deterministic: two runs of one script
-log the same steps, and runs of different lengths share their points. The monitor adds
-one more point when the run ends (:meth:`aelog.sdk.monitor.Monitor.close`), so its verdict
-is about the end of the run.
+initialisation shows there), the gap after step ``s`` is a tenth of ``s`` (``coverage``,
+rounded down). Any run, stopped at any step N, then has a logged point in every tenth of
+its steps, about 24 points per tenfold of steps, at a cost that grows with the logarithm
+of the run, not the run. The gaps follow from the step alone, so two runs of one script
+log the same steps while the books below stay within. The monitor adds one more point
+when the run ends (:meth:`aelog.sdk.monitor.Monitor.close`), so its verdict is about the
+end of the run.
 
 The budget is kept in books over the whole run, from the first logging step: what
 logging steps cost (measured in full, see below) plus what the steps that do not log pay
 the hooks, against ``max(budget x elapsed time, allowance)``. ``allowance`` (0.5 s) is
 the whole-run cost a user does not feel: it pays for the dense start and the coverage of
-short runs. A step whose books would go over is not logged: the gap doubles (still on
-the power-of-two grid) until they are back within. Logging is never spaced further than
+short runs. A step whose books would go over is not logged: the gap doubles (up to
+``MAX_THINNING`` times the coverage gap) until they are back within; the run's closed
+record counts the points so skipped (``thinned``). Logging is never spaced further than
 the budget's own rate (``budget`` of the time once the quiet steps have had their share)
 or the coverage gap, whichever is wider, unless the books are over: so the steady state
 stays within the budget, and coverage only thins where logging is costly for the model
-(a log costing tens of plain steps, on a run too short to afford 33 points a decade).
+(a log costing tens of plain steps, on a run too short to afford 24 points a decade).
 
 A model whose logging step is costly (``dense_log_seconds`` or more, decided once after
 its first ``dense_minimum`` steps, so runs whose costs differ a little decide alike) has

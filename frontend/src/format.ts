@@ -43,8 +43,8 @@ export function percent(confidence: number): string {
   return `${Math.round(confidence * 100)}%`;
 }
 
-/** What close() recorded: steps trained and logged, when the end was measured, and what
- * logging cost, in seconds and as a share of the run's time. */
+/** What close() recorded: steps trained and logged, when the end was measured, what
+ * logging cost, in seconds and as a share of the run's time, and whether it was thinned. */
 export function trainedText(row: RunRow): string | null {
   const trained = row.trained;
   if (!trained) return null;
@@ -58,6 +58,10 @@ export function trainedText(row: RunRow): string | null {
     trained.logging_seconds === undefined
       ? ` aelog's logging took ${share}.`
       : ` aelog's logging took ${formatSeconds(trained.logging_seconds)} (${share}).`;
+  if (trained.thinned) {
+    const points = trained.thinned === 1 ? "1 point" : `${trained.thinned} points`;
+    text += ` Logging was thinned to stay within its budget (${points} skipped).`;
+  }
   return text;
 }
 

@@ -36,6 +36,8 @@ export interface Trained {
   final_step?: number;
   /** logging's whole cost in seconds; absent for older runs */
   logging_seconds?: number;
+  /** logging points skipped to keep within the budget; absent for older runs */
+  thinned?: number;
 }
 
 export interface SeriesJson {

@@ -60,6 +60,14 @@ test("a closed run says how many steps it trained, logged, when the end was meas
     "Trained 800 steps, 67 of them logged; the end measured at step 800. " +
       "aelog's logging took 0.31 s (5.1% of the run's time).",
   );
+  const thinned = closedRun(800, {
+    steps: 800, logging_steps: 40, logging_overhead: 0.02, final_step: 800,
+    logging_seconds: 0.5, thinned: 12,
+  });
+  assert.match(
+    trainedText(thinned) ?? "",
+    /\(2\.0% of the run's time\)\. Logging was thinned to stay within its budget \(12 points skipped\)\.$/,
+  );
   const older = closedRun(104, { steps: 800, logging_steps: 31, logging_overhead: 0.3 });
   assert.equal(
     trainedText(older),

@@ -228,6 +228,18 @@ def test_a_loss_that_does_not_compare_output_and_target_is_named():
     assert not any("does not compare" in n for n in aligned.notes)
 
 
+def test_a_misread_loss_is_named_on_a_thinned_schedule():
+    # a costly model on a loaded machine: one point in the run's last quarter
+    steps = np.array([0, 1, 2, 100, 140, 196, 274])
+    signals = healthy_signals(steps)
+    signals[fmt.OUTPUT_VARIANCE_RATIO] = np.full(len(steps), 0.01)
+    signals[fmt.RELATIVE_ERROR] = np.full(len(steps), 1.0)
+    signals[fmt.LOSS_GRADIENT_ALIGNMENT] = np.array([0.01, 0.0, 0.02, -0.01, 0.03, 0.0, 0.01])
+    diagnosis = diagnose_run(build(signals, healthy_layers(steps), healthy_metadata(), steps))
+    (note,) = [n for n in diagnosis.notes if n.startswith("cause not among the 15")]
+    assert note.startswith("cause not among the 15: the loss does not compare the output")
+
+
 def test_a_collapse_whose_strongest_cause_fell_short_names_it_and_its_fix_first():
     steps = np.arange(0, 300, 5)
     run = _collapsed_without_a_cause(**{fmt.REGULARIZATION_PULL: np.full(len(steps), 0.6)})

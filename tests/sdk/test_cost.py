@@ -227,9 +227,14 @@ def test_real_run_is_measured_to_its_end(tmp_path):
     steps = monitor.run_data().signal(fmt.RELATIVE_ERROR).steps.tolist()
     assert steps[:20] == list(range(20))
     assert steps[-1] == 600  # the end, measured at close
-    assert _covers_every_tenth(steps[:-1], 600)
-    assert monitor.cadence.logging_seconds < elapsed
     trained = monitor.run_data().trained
+    assert trained["thinned"] == monitor.cadence.thinned
+    if trained["thinned"] == 0:  # logging cost what this model's logs cost on a quiet machine
+        assert _covers_every_tenth(steps[:-1], 600)
+    else:  # a loaded machine made the logs costly: thinned evenly, never silent
+        gaps = [(b - a) / a for a, b in zip(steps[20:-1], steps[21:-1], strict=False)]
+        assert max(gaps) <= 0.4 * 1.01
+    assert monitor.cadence.logging_seconds < elapsed
     assert trained["final_step"] == 600 and trained["steps"] == 600
     assert monitor.run_data().metadata["cadence"]["overhead_budget"] == 0.02
 

@@ -31,8 +31,9 @@ def _train_close_and_go_on(make_model, data, watch_dir=None):
     model = make_model()
     optimizer = torch.optim.AdamW(model.parameters(), lr=5e-3, weight_decay=1e-3)
     monitor = None
-    if watch_dir is not None:  # the default cadence: step 29 is not a logging step
-        monitor = aelog.watch(model, optimizer, logdir=watch_dir, run_name="r", on_collapse=None)
+    if watch_dir is not None:  # steps 0, 4, ..., 28 log: step 29, the last, does not
+        monitor = aelog.watch(model, optimizer, logdir=watch_dir, run_name="r",
+                              on_collapse=None, log_every=4)
     train(model, optimizer, data, 30)
     model.eval()  # the user switches to evaluation before closing
     before_close = final_state(model)
