@@ -77,6 +77,16 @@ def activation_layers(run: RunData, types: tuple[str, ...]) -> list[str]:
     return names
 
 
+def activation_units(run: RunData, name: str) -> int | None:
+    """Units (features or channels) of an activation module's output, from the first
+    forward; None for runs written before it was recorded."""
+    for act in model(run).get("activations") or []:
+        if isinstance(act, dict) and act.get("name") == name:
+            value = number(act.get("units"))
+            return int(value) if value and value >= 1 else None
+    return None
+
+
 def activation_types(run: RunData) -> set[str]:
     return {
         str(act.get("type"))

@@ -126,8 +126,9 @@ def build_metadata(
         for name, m in model.named_modules()
         if isinstance(m, nn.modules.dropout._DropoutNd)
     ]
+    widths = shapes.get("widths") or {}
     activations = [
-        {"name": name, "type": type(m).__name__}
+        {"name": name, "type": type(m).__name__, **widths.get(name, {})}
         for name, m in model.named_modules()
         if is_activation(m)
     ]

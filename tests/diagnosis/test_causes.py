@@ -199,6 +199,22 @@ def test_dead_relu_in_the_bottleneck():
     assert top.id == "dead_relu" and top.since_step == 100
 
 
+@pytest.mark.parametrize("units, named", [(128, False), (12, True)])
+def test_dead_relus_weigh_by_what_the_live_ones_leave_of_the_layer(units, named):
+    # a sound run short of its bound (error 0.5, outputs keeping 50%): 74% of a ReLU layer
+    # dead. 33 of 128 units alive still pass an 8-dim code four times over; 3 of 12 do not.
+    meta = healthy_metadata()
+    meta["model"]["activations"][0]["units"] = units
+    layers = healthy_layers()
+    layers["encoder.1"][fmt.LAYER_DEAD_FRACTION] = np.where(STEPS < 20, 0.3, 0.74)
+    signals = healthy_signals()
+    signals[fmt.RELATIVE_ERROR] = np.full(N, 0.5)
+    signals[fmt.OUTPUT_VARIANCE_RATIO] = np.full(N, 0.5)
+    diagnosis = diagnose_run(build(signals, layers, meta))
+    assert ("dead_relu" in [c.id for c in diagnosis.causes]) is named
+    assert diagnosis.status == ("at_risk" if named else HEALTHY)
+
+
 def test_saturated_activation_from_unnormalised_inputs():
     meta = healthy_metadata()
     meta["model"]["activations"] = [{"name": "encoder.1", "type": "Tanh"}]

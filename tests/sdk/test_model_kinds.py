@@ -222,3 +222,14 @@ def test_initialisation_is_described_against_pytorch_defaults(tmp_path):
     assert layers["decoder.0"]["identical_rows_fraction"] == 1.0
     assert run.metadata["config"]["init"] == "constant"
     assert run.metadata["optimizer"] is None
+
+
+def test_each_activation_layer_records_its_width(tmp_path):
+    # dense layers count features, conv layers channels: what dead units leave of a layer
+    _, mlp = _run(tmp_path / "mlp", MLPAE(), digits(), steps=3)
+    widths = {a["name"]: a.get("units") for a in mlp.metadata["model"]["activations"]}
+    assert widths == {"encoder.1": 32, "decoder.1": 32}
+    _, conv = _run(tmp_path / "conv", ConvAE(), digits().reshape(-1, 1, 8, 8), steps=3)
+    entries = {a["name"]: a for a in conv.metadata["model"]["activations"]}
+    assert entries["encoder.2"]["units"] == 8 and entries["encoder.2"]["values_per_sample"] == 128
+    assert entries["decoder.2"]["units"] == 8 and entries["decoder.4"]["units"] == 1
