@@ -14,7 +14,7 @@ The budget is kept in books over the whole run, from the first logging step: wha
 logging steps cost (measured in full, see below) plus what the steps that do not log pay
 the hooks, against ``max(budget x elapsed time, allowance)``. ``allowance`` (0.5 s) is
 the whole-run cost a user does not feel: it pays for the dense start and the coverage of
-short runs. A step whose books would go over is not logged: the gap doubles (up to
+short runs, which may spend it twice over (``COVERAGE_FIRST``) before it thins. A step whose books would go over is not logged: the gap doubles (up to
 ``MAX_THINNING`` times the coverage gap) until they are back within; the run's closed
 record counts the points so skipped (``thinned``). Logging is never spaced further than
 the budget's own rate (``budget`` of the time once the quiet steps have had their share)
@@ -54,6 +54,11 @@ MAX_THINNING = 4
 to the budget's own rate where that is wider: logging thins evenly, it never goes silent.
 The hooks of the steps that do not log are paid whether or not a step logs, so on a
 sub-millisecond step they alone may keep the books over; the gaps stay bounded there."""
+COVERAGE_FIRST = 2.0
+"""coverage comes before cost: on a run too short for ``budget`` of its time to pay for a
+point in every tenth, coverage may spend twice the ``allowance`` (1 s at the defaults)
+before it thins. Which share of a long run logging takes stays the budget's; only logs
+costing many of the model's steps, on a short run, are thinned."""
 QUIET_SHARE_CAP = 0.25
 """logging keeps at least a quarter of the budget, even when plain steps are so short that
 the hooks' own cost would take it all."""
@@ -267,7 +272,7 @@ class Cadence:
             cover = max(cover, min(rate, self.early_steps - step))
         widest = max(MAX_THINNING * cover, rate)
         gap = cover
-        while gap < widest and not self._affordable(step, step + gap, now):
+        while gap < widest and not self._affordable(step, step + gap, now, COVERAGE_FIRST):
             gap *= 2
         if gap > cover:
             self.thinned += 1
@@ -285,15 +290,15 @@ class Cadence:
         allowed = self.budget * self._plain_step_seconds
         return max(allowed - self.quiet_step_seconds, QUIET_SHARE_CAP * allowed)
 
-    def _affordable(self, step: int, at: int, now: float) -> bool:
+    def _affordable(self, step: int, at: int, now: float, allowances: float = 1.0) -> bool:
         """Whether a log at step ``at`` keeps the run's books within max(budget x elapsed,
-        allowance), at the costs measured so far."""
+        ``allowances`` x allowance), at the costs measured so far."""
         if self._origin is None or not self._log_seconds or not self._plain_step_seconds:
             return True
         quiet = (at - step - 1) * self.quiet_step_seconds
         spent = self.logging_seconds + self.quiet_step_seconds * max(0, step + 1 - self.logged)
         elapsed = now - self._origin + (at - step) * self._plain_step_seconds
-        limit = max(self.budget * elapsed, self._paced_allowance(at))
+        limit = max(self.budget * elapsed, allowances * self._paced_allowance(at))
         return spent + quiet + self._log_seconds <= limit
 
     def _paced_allowance(self, step: int) -> float:

@@ -18,7 +18,7 @@ def test_a_run_that_recovers_after_step_100_is_covered_and_healthy(tmp_path, mon
     measured = Cadence.logged_step
     monkeypatch.setattr(Cadence, "logged_step", lambda self, step, cost, span=None: measured(
         self, step, 0.002))  # every log costs 2 ms, as on an idle machine
-    monkeypatch.setattr(Cadence, "_affordable", lambda self, step, at, now: True)
+    monkeypatch.setattr(Cadence, "_affordable", lambda self, step, at, now, allowances=1.0: True)
     results = coverage.measure_coverage(str(tmp_path), echo=lambda _: None)
     assert [r.case.name for r in results] == ["mlp_300", "mlp_slow_start_600"]
     for result in results:

@@ -14,7 +14,7 @@ from torch.profiler import ProfilerActivity, profile
 
 import aelog
 from aelog.logfile import format as fmt
-from aelog.sdk.cadence import Cadence
+from aelog.sdk.cadence import COVERAGE_FIRST, Cadence
 
 
 def _aten_ops(model, optimizer, x) -> Counter:
@@ -138,14 +138,16 @@ def test_the_schedule_is_geometric_in_the_step():
     (0.01, 0.5),      # a log costing 50 steps of a slower model
 ])
 @pytest.mark.parametrize("steps", [300, 2000, 50_000])
-def test_a_whole_run_costs_at_most_the_budget_or_half_a_second(step_seconds, log_seconds,
-                                                               steps):
+def test_a_whole_run_costs_at_most_the_budget_or_a_second(step_seconds, log_seconds, steps):
+    """max(2% of the run's time, 0.5 s), and twice the half second where a short run's
+    coverage needs it (coverage comes first)."""
     cadence = Cadence(budget=0.02)
     logged, _ = _simulate(cadence, steps, step_seconds, log_seconds)
     spent = _spent(cadence, steps, logged, log_seconds)
     # the first dense_minimum steps are logged whatever they cost
     floor = cadence.dense_minimum * log_seconds
-    assert spent <= max(0.02 * steps * step_seconds, 0.5, floor) + log_seconds
+    allowed = max(0.02 * steps * step_seconds, COVERAGE_FIRST * 0.5, floor) + log_seconds
+    assert spent <= allowed
     if steps >= 50_000:  # thinned, never silent
         assert len(logged) >= 10
 
@@ -161,19 +163,28 @@ def test_the_steady_state_keeps_to_the_budget():
         assert paid / (steps // 2 * step_seconds) <= 0.02
 
 
+@pytest.mark.parametrize("steps", [300, 800, 2000, 5000])
+def test_coverage_comes_before_the_half_second(steps):
+    """The benchmark's conv autoencoder (9 ms steps, 7.5 ms logs): a point in every tenth
+    costs it more than 0.5 s on runs of 500-5,000 steps; coverage is kept, within 1 s."""
+    cadence = Cadence(budget=0.02)
+    logged, _ = _simulate(cadence, steps, step_seconds=0.009, log_seconds=0.0075)
+    assert _covers_every_tenth(logged, steps) and cadence.thinned == 0
+    assert _spent(cadence, steps, logged, 0.0075) <= max(0.02 * steps * 0.009, 1.0)
+
+
 @pytest.mark.parametrize(("steps", "step_seconds", "log_seconds"), [
-    (2000, 0.009, 0.0075),  # the conv autoencoder
-    (20_000, 0.0014, 0.005),  # the MLP, whose quiet steps' hooks take half the budget
-    (100_000, 0.0014, 0.005),
+    (2000, 0.009, 0.03),  # a conv model whose log costs 3 of its steps
+    (100_000, 0.0014, 0.005),  # the MLP, whose quiet steps' hooks take half the budget
 ])
 def test_coverage_the_books_cannot_pay_for_thins_evenly_instead_of_stopping(
         steps, step_seconds, log_seconds):
-    """Where 25 points a decade cost more than max(2%, 0.5 s), the gaps widen, to at most
+    """Where 24 points a decade cost more than max(2%, 1 s), the gaps widen, to at most
     40% of the step: thinner, never silent."""
     cadence = Cadence(budget=0.02)
     logged, _ = _simulate(cadence, steps, step_seconds, log_seconds)
     assert cadence.thinned > 0
-    later = [s for s in logged if s >= 20]
+    later = [s for s in logged if s >= cadence.early_steps]  # a costly model's start: below
     assert all(b - a <= 0.4 * a for a, b in zip(later, later[1:], strict=False))
 
 
@@ -225,7 +236,9 @@ def test_real_run_is_measured_to_its_end(tmp_path):
         train(model, optimizer, data, 600)
     elapsed = time.perf_counter() - started
     steps = monitor.run_data().signal(fmt.RELATIVE_ERROR).steps.tolist()
-    assert steps[:20] == list(range(20))
+    assert steps[:3] == [0, 1, 2]
+    if 3 in steps:  # a logging step under 10 ms: the dense start (not on a loaded machine)
+        assert steps[:20] == list(range(20))
     assert steps[-1] == 600  # the end, measured at close
     trained = monitor.run_data().trained
     assert trained["thinned"] == monitor.cadence.thinned
