@@ -14,13 +14,14 @@ The budget is kept in books over the whole run, from the first logging step: wha
 logging steps cost (measured in full, see below) plus what the steps that do not log pay
 the hooks, against ``max(budget x elapsed time, allowance)``. ``allowance`` (0.5 s) is
 the whole-run cost a user does not feel: it pays for the dense start and the coverage of
-short runs, which may spend it twice over (``COVERAGE_FIRST``) before it thins. A step whose books would go over is not logged: the gap doubles (up to
-``MAX_THINNING`` times the coverage gap) until they are back within; the run's closed
-record counts the points so skipped (``thinned``). Logging is never spaced further than
-the budget's own rate (``budget`` of the time once the quiet steps have had their share)
-or the coverage gap, whichever is wider, unless the books are over: so the steady state
-stays within the budget, and coverage only thins where logging is costly for the model
-(a log costing tens of plain steps, on a run too short to afford 24 points a decade).
+short runs, which may spend it twice over (``COVERAGE_FIRST``) before it thins. A step
+whose books would go over is not logged: the gap doubles (up to ``MAX_THINNING`` times
+the coverage gap) until they are back within; the run's closed record counts the points
+so skipped (``thinned``). Logging is never spaced further than the budget's own rate
+(``budget`` of the time once the quiet steps have had their share) or the coverage gap,
+whichever is wider, unless the books are over: so the steady state stays within the
+budget, and coverage only thins where logging is costly for the model (a log costing
+several of its steps, on a run too short to afford 24 points a decade).
 
 A model whose logging step is costly (``dense_log_seconds`` or more, decided once after
 its first ``dense_minimum`` steps, so runs whose costs differ a little decide alike) has

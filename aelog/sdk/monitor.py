@@ -61,7 +61,8 @@ class Monitor(HookPoints, StepCapture, StepValues, EndOfRun):
     logging step costs under 10 ms; a costlier model, steps 0-2), then a point in every
     tenth of the steps reached, within a whole-run budget of max(``overhead_budget`` of the
     time, 0.5 s), or 1 s where a short run's coverage needs it (see
-    :class:`aelog.sdk.cadence.Cadence`); ``log_every=N`` fixes it instead. ``close()`` (also at exit) measures the run's end once more.
+    :class:`aelog.sdk.cadence.Cadence`); ``log_every=N`` fixes it instead. ``close()``
+    (also at exit) measures the run's end once more.
 
     The class is assembled from parts with one job each: :class:`HookPoints` (where aelog
     meets the loop: hooks and the step count), :class:`StepCapture` (what a logging step
