@@ -34,7 +34,13 @@ from aelog.sdk.model_inspect import (
     output_activation,
     per_sample_width,
 )
-from aelog.sdk.outputs import ParsedOutput, UnexpectedOutput, parse_output, parse_pair
+from aelog.sdk.outputs import (
+    ParsedOutput,
+    UnexpectedOutput,
+    parse_output,
+    parse_pair,
+    recurrent_code,
+)
 from aelog.sdk.tensor_utils import first_tensor, matching_shape
 
 
@@ -145,8 +151,8 @@ class StepCapture:
         self._capture_forward((inputs,), {}, output)
         self._replay = None  # the identity check calls model(x), which this loop does not use
 
-    def _capture_code(self, output) -> None:
-        code, logvar = parse_pair(output)
+    def _capture_code(self, output, module: nn.Module | None = None) -> None:
+        code, logvar = parse_pair(recurrent_code(module, output))
         self._code = (code.detach().clone(), None if logvar is None else logvar.detach().clone())
 
     def _capture_forward(self, args: tuple, kwargs: dict, output) -> None:

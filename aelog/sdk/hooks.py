@@ -239,7 +239,7 @@ class HookPoints:
         if not self._capturing or self._in_probe or self._code is not None:
             return
         started = time.perf_counter()
-        self._guard.run("code", self._capture_code, output)
+        self._guard.run("code", self._capture_code, output, module)
         self._cost += time.perf_counter() - started
 
     def _before_step(self, optimizer, args, kwargs) -> None:

@@ -72,6 +72,20 @@ def parse_pair(output: object) -> tuple[torch.Tensor, torch.Tensor | None]:
     raise UnexpectedOutput(f"code of type {type(output).__name__} holds no tensor")
 
 
+def recurrent_code(module: object, output: object) -> object:
+    """A recurrent encoder's code: the last layer's final hidden state (both directions of a
+    bidirectional one), not its per-step outputs, which may be a PackedSequence."""
+    if not isinstance(module, torch.nn.RNNBase) or not isinstance(output, tuple) \
+            or len(output) != 2:
+        return output
+    hidden = output[1][0] if isinstance(output[1], tuple) else output[1]
+    if not isinstance(hidden, torch.Tensor) or hidden.dim() != 3:
+        return output
+    if module.bidirectional:
+        return torch.cat([hidden[-2], hidden[-1]], dim=-1)
+    return hidden[-1]
+
+
 def _first_key(mapping: Mapping, keys: tuple[str, ...]) -> torch.Tensor | None:
     for key in keys:
         value = mapping.get(key)

@@ -124,6 +124,31 @@ class RecurrentAE(nn.Module):
         return self.readout(out)
 
 
+class PackedEncoderAE(nn.Module):
+    """An LSTM encoder named ``encoder`` reading packed variable-length sequences (it
+    returns a PackedSequence and (h, c)); its last hidden state is squeezed into the code."""
+
+    def __init__(self, features: int = 3, latent: int = 4, bidirectional: bool = False) -> None:
+        super().__init__()
+        hidden = 16 * (2 if bidirectional else 1)
+        self.encoder = nn.LSTM(features, 16, batch_first=True, bidirectional=bidirectional)
+        self.to_code = nn.Linear(hidden, latent)
+        self.decoder = nn.GRU(latent, 16, batch_first=True)
+        self.readout = nn.Linear(16, features)
+
+    def forward(self, x):
+        lengths = torch.full((x.shape[0],), x.shape[1], dtype=torch.long)
+        lengths[::2] = x.shape[1] - 3  # every other sequence is shorter
+        packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True,
+                                                   enforce_sorted=False)
+        _, (hidden, _) = self.encoder(packed)
+        last = torch.cat([hidden[-2], hidden[-1]], -1) if self.encoder.bidirectional \
+            else hidden[-1]
+        code = self.to_code(last)
+        out, _ = self.decoder(code.unsqueeze(1).expand(-1, x.shape[1], -1))
+        return self.readout(out)
+
+
 class Conv1dSequenceAE(nn.Module):
     """Sequences as (batch, channels, time) through 1-D convolutions."""
 

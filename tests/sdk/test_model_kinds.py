@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 import torch
 from sdk_fixtures import (
@@ -11,6 +13,7 @@ from sdk_fixtures import (
     ConvAE,
     DictAE,
     EncoderPairVAE,
+    PackedEncoderAE,
     RecurrentAE,
     TupleAE,
     digits,
@@ -23,6 +26,7 @@ from torch import nn
 import aelog
 from aelog.logfile import format as fmt
 from aelog.logfile.runs import load_runs
+from aelog.sdk.probe_guard import AelogWarning
 
 HEADLINE = (
     fmt.RELATIVE_ERROR, fmt.OUTPUT_VARIANCE_RATIO, fmt.CODE_EFFECTIVE_RANK, fmt.GRAD_NORM,
@@ -233,3 +237,16 @@ def test_each_activation_layer_records_its_width(tmp_path):
     entries = {a["name"]: a for a in conv.metadata["model"]["activations"]}
     assert entries["encoder.2"]["units"] == 8 and entries["encoder.2"]["values_per_sample"] == 128
     assert entries["decoder.2"]["units"] == 8 and entries["decoder.4"]["units"] == 1
+
+
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["lstm", "bidirectional"])
+def test_a_recurrent_encoder_over_packed_sequences_gives_its_code(tmp_path, bidirectional):
+    # the module named encoder returns (PackedSequence, (h, c)): its final hidden state is
+    # what it encodes, and the narrower layer after it is the code
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", AelogWarning)
+        _, run = _run(tmp_path, PackedEncoderAE(bidirectional=bidirectional), sequences())
+    assert run.metadata["model"]["latent_module"] == "to_code"
+    assert run.metadata["model"]["latent_size"] == 4
+    assert len(run.signal(fmt.CODE_EFFECTIVE_RANK)) == 26
