@@ -11,7 +11,7 @@ from aelog.diagnosis.causes import all_causes
 from aelog.diagnosis.causes.base import Cause
 from aelog.diagnosis.context import describe_data_limits
 from aelog.diagnosis.nonfinite import INPUTS_FIX, NonFiniteOrigin, nonfinite_origin
-from aelog.diagnosis.outside import OUTSIDE, loss_misalignment, outside_note
+from aelog.diagnosis.outside import OUTSIDE, loss_misalignment, outside_note, target_differs
 from aelog.diagnosis.symptom import (
     AT_RISK_ERROR,
     AT_RISK_SPREAD,
@@ -165,6 +165,9 @@ def diagnose_run(run: RunData) -> Diagnosis:
     diagnosis.symptom.extend(symptom.facts)
     diagnosis.notes.extend(symptom.notes)
     diagnosis.notes.extend(describe_data_limits(run))
+    differs = target_differs(run)
+    if differs is not None:
+        diagnosis.notes.append(differs)
     diagnosis.notes.extend(_end_not_measured(run))
 
     causes = {c.id: c for c in _causes()}

@@ -38,6 +38,15 @@ def tail(series: Series, fraction: float = TAIL_FRACTION) -> Series:
     return Series(series.steps[n - count :], series.values[n - count :])
 
 
+def tail_of_at_least(series: Series, count: int = MIN_VERDICT_POINTS) -> Series:
+    """The tail, or the last ``count`` points where a thinned schedule left it fewer: a
+    property of the whole run (what the loss compares) can be read from its last points."""
+    last = tail(series)
+    if len(last) >= count:
+        return last
+    return Series(series.steps[-count:], series.values[-count:])
+
+
 def head(series: Series, fraction: float = TAIL_FRACTION) -> Series:
     """Points in the first ``fraction`` of the logged step range (at least MIN_TAIL_POINTS)."""
     n = len(series)

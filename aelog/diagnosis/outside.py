@@ -14,7 +14,7 @@ from aelog.diagnosis import measures as m
 from aelog.diagnosis.context import outputs_look_like_logits
 from aelog.diagnosis.types import CauseFinding
 from aelog.logfile import format as fmt
-from aelog.logfile.run_data import RunData, Series
+from aelog.logfile.run_data import RunData
 
 OUTSIDE = "cause not among the 15"
 """the prefix the tab and the live warning show in a cause's place."""
@@ -22,6 +22,9 @@ MISALIGNED = 0.2
 """cosine between the loss's gradient on the output and (output - target) below which the
 loss is not comparing them: any squared error or cross-entropy gives 1, and a loss that
 pulls each value towards its target stays well above this."""
+COMPARES_ANOTHER_TARGET = 0.9
+"""cosine below which the loss, while pulling each value somewhere, does not pull it to the
+model's input: a loss against the input gives 1 to rounding, whatever its reductions."""
 CHECK_NEXT = ("how the loss reads the output (a view or reshape that should be "
               "a permute, the class dimension), whether the target is what the output "
               "should reconstruct, and the output activation against the target's range")
@@ -34,10 +37,7 @@ def loss_misalignment(run: RunData) -> str | None:
     series = run.signal(fmt.LOSS_GRADIENT_ALIGNMENT)
     if series is None:
         return None
-    last = m.tail(series)
-    if len(last) < m.MIN_VERDICT_POINTS:  # a thinned schedule: the last few points
-        last = Series(series.steps[-m.MIN_VERDICT_POINTS:],
-                        series.values[-m.MIN_VERDICT_POINTS:])
+    last = m.tail_of_at_least(series)
     if len(last) < m.MIN_VERDICT_POINTS or not np.all(np.isfinite(last.values)):
         return None  # a NaN gradient says nothing about what the loss compares
     cosine = m.median(last)
@@ -49,6 +49,29 @@ def loss_misalignment(run: RunData) -> str | None:
     return (f"{OUTSIDE}: the loss does not compare the output with its target: its gradient "
             f"on the output has cosine {m.fmt_num(cosine)} with {expected}, where a loss "
             f"that does gives about 1. Fix: check {CHECK_NEXT}.")
+
+
+def target_differs(run: RunData) -> str | None:
+    """The loss pulls the output towards something that is not the model's input (a
+    denoising or masked autoencoder given the two default lines): every error aelog measured
+    is against the input, so say so, and how to measure against the real target."""
+    if outputs_look_like_logits(run) or run.signal(fmt.TOKEN_CROSS_ENTROPY) is not None:
+        return None
+    series = run.signal(fmt.LOSS_GRADIENT_ALIGNMENT)
+    if series is None:
+        return None
+    last = m.tail_of_at_least(m.finite(series))
+    if len(last) < m.MIN_VERDICT_POINTS:
+        return None
+    cosine = m.median(last)
+    if cosine is None or not MISALIGNED <= cosine < COMPARES_ANOTHER_TARGET:
+        return None
+    return (f"the loss compares the output with something other than the model's input: its "
+            f"gradient on the output has cosine {m.fmt_num(cosine)} with (output - input), "
+            "where a loss against the input gives about 1 (a denoising or masked autoencoder?). "
+            "The errors and spread here are measured against the input; pass target= to "
+            "aelog.watch (a function returning what the loss compares, e.g. the clean batch) "
+            "to measure against that.")
 
 
 def outside_note(checked: list[str], weak: list[CauseFinding]) -> str:

@@ -187,6 +187,31 @@ def test_denoising_target_callable(tmp_path):
     assert run.signal(fmt.INPUT_STD).values[0] > run.signal(fmt.TARGET_STD).values[0]
 
 
+@pytest.mark.parametrize("with_target", [False, True], ids=["two_lines", "target"])
+def test_a_denoising_loop_without_target_is_told_to_pass_it(tmp_path, with_target):
+    # the two default lines on a denoising loop: what aelog measures is against the noisy
+    # input, and the loss's gradient says the loss compares something else
+    torch.manual_seed(0)
+    data, model = digits(), MLPAE()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    noise = torch.Generator().manual_seed(3)
+    clean = None
+    extra = {"target": lambda: clean} if with_target else {}
+    with aelog.watch(model, optimizer, logdir=tmp_path, run_name="r", on_collapse=None,
+                     log_every=5, **extra):
+        for step in range(60):
+            clean = data[(step * 64) % 192 : (step * 64) % 192 + 64]
+            noisy = clean + 0.3 * torch.randn(clean.shape, generator=noise)
+            optimizer.zero_grad()
+            ((model(noisy) - clean) ** 2).sum(1).mean().backward()
+            optimizer.step()
+    (diagnosis,) = aelog.diagnose(str(tmp_path))
+    told = [n for n in diagnosis.notes if "something other than the model's input" in n]
+    assert bool(told) is not with_target, diagnosis.notes
+    if told:
+        assert "pass target=" in told[0]
+
+
 class KeywordAE(MLPAE):
     def forward(self, scale, *, x):
         return self.decoder(self.encoder(x * scale))
