@@ -255,6 +255,22 @@ def test_a_kl_killed_by_tiny_steps_or_by_weight_decay_is_their_consequence():
         "over_regularized", "posterior_collapse"]
 
 
+@pytest.mark.parametrize("frozen", ["encoder.0", "decoder.2"], ids=["encoder", "decoder"])
+def test_a_vae_with_a_frozen_half_names_the_freeze_before_the_kl(frozen):
+    """An encoder left at its initialisation cannot make z informative, and a decoder left
+    at its own cannot read it: either way the KL falls to 0. The freeze is the cause."""
+    signals = _collapsed_signals()
+    signals[fmt.KL_PER_DIM] = np.full(N, 1e-4)
+    signals[fmt.KL_MAX_DIM] = np.full(N, 3e-4)
+    signals[fmt.ACTIVE_UNITS_FRACTION] = np.zeros(N)
+    meta = healthy_metadata(is_vae=True)
+    for layer in meta["model"]["layers"]:
+        if layer["name"] == frozen:  # a quarter of the weights
+            layer["trainable"] = False
+    assert ranked(build(signals, healthy_layers(), meta))[:2] == [
+        "frozen_parameters", "posterior_collapse"]
+
+
 def test_an_output_that_cannot_reach_the_targets_ranks_above_what_it_kills():
     """A sigmoid on standardised data is the root cause even when the KL and the
     bottleneck's ReLUs die too: fixing them would not let the output reach the targets."""

@@ -85,8 +85,10 @@ CAUSE = Cause(
     needs=(fmt.ACTIVE_UNITS_FRACTION, fmt.KL_MAX_DIM, fmt.KL_PER_DIM),
     fix="KL warm-up (beta from 0 to 1) or free bits",
     score=_score,
-    # a KL that is 0 because the encoder never trained (tiny steps) or was decayed to the
-    # prior (weights pulled to 0 give mu = 0, logvar = 0) is that cause's doing
-    consequence_of=("lr_too_high", "loss_mismatch", "lr_too_low", "over_regularized"),
+    # a KL that is 0 because the encoder never trained (tiny steps, or frozen) or was
+    # decayed to the prior (weights pulled to 0 give mu = 0, logvar = 0), or because a
+    # frozen decoder cannot read z, is that cause's doing
+    consequence_of=("lr_too_high", "loss_mismatch", "lr_too_low", "over_regularized",
+                    "frozen_parameters"),
     applies=lambda run: not run.metadata or info.is_vae(run),
 )
