@@ -123,6 +123,17 @@ def test_lr_too_high_on_a_jumping_error():
     assert ranked(build(signals, healthy_layers()))[0] == "lr_too_high"
 
 
+def test_an_error_jump_over_steps_of_a_millionth_is_not_the_step_size():
+    """A VAE on 0..255 data at lr 3e-7: its error jumps tenfold at one logged step (the
+    batch, the sampling), while the steps moved the weights by 1e-6 each: lr_too_low."""
+    signals = healthy_signals()
+    signals[fmt.RELATIVE_ERROR] = np.where(STEPS == 120, 38.0, 3.4)
+    signals[fmt.OUTPUT_VARIANCE_RATIO] = np.full(N, 0.02)
+    signals[fmt.UPDATE_RATIO] = np.full(N, 1.1e-6)
+    causes = ranked(build(signals, healthy_layers(), healthy_metadata(lr=3e-7)))
+    assert causes[:1] == ["lr_too_low"] and "lr_too_high" not in causes
+
+
 def test_lr_too_low_when_weights_barely_move():
     signals = healthy_signals()
     signals[fmt.UPDATE_RATIO] = np.full(N, 1e-6)

@@ -17,6 +17,9 @@ from aelog.diagnosis.outcome import shortfall
 from aelog.logfile import format as fmt
 from aelog.logfile.run_data import RunData
 
+STEPS_THAT_MATTER = 0.01
+"""weights moved by under 1% in all between two logged points cannot have made the error
+jump between them."""
 BIG_UPDATE = 0.05
 """weights moving by 5% of their norm per step: far past a stable step (~1e-3)."""
 HUGE_UPDATE = 1.0
@@ -95,7 +98,7 @@ def _divergence(run: RunData, facts: list[str]) -> tuple[float, int | None]:
     peak_index = int(np.argmax(values[1:])) + 1
     peak = float(values[peak_index])
     strength, since = 0.0, None
-    if peak > max(2 * start, 1.5):
+    if peak > max(2 * start, 1.5) and _could_move(run, 0, int(error.steps[peak_index])):
         facts.append(f"relative error jumps from {m.fmt_num(start)} to {m.fmt_num(peak)} at "
                      f"step {int(error.steps[peak_index])}")
         strength, since = m.log_ramp(peak / max(start, 1e-12), 2, 10), int(error.steps[peak_index])
@@ -107,12 +110,27 @@ def _divergence(run: RunData, facts: list[str]) -> tuple[float, int | None]:
         reached = _running_low_quantile(values, LEVEL_QUANTILE)
         best = reached[np.searchsorted(error.steps, late.steps)]
         jumps = float(np.mean(late.values > 2 * best))
-        if jumps >= 0.3 and m.middle(late.values) > 0.2:
+        if jumps >= 0.3 and m.middle(late.values) > 0.2 and \
+                _could_move(run, int(late.steps[0]), int(late.steps[-1])):
             facts.append(f"relative error jumps above twice its best at "
                          f"{m.fmt_num(100 * jumps)}% of logged steps in the second half")
             strength = max(strength, m.ramp(jumps, 0.3, 0.7))
             since = since if since is not None else int(late.steps[0])
     return strength, since
+
+
+def _could_move(run: RunData, first: int, last: int) -> bool:
+    """Whether the steps between two logged steps were big enough to move the weights by
+    STEPS_THAT_MATTER in all (median update ratio x steps): an error jump over steps of a
+    millionth of the weights comes from the batches or a VAE's sampling, not the step size."""
+    updates = run.signal(fmt.UPDATE_RATIO)
+    if updates is None:
+        return True
+    window = m.finite(updates)
+    window = window.values[(window.steps >= first) & (window.steps <= last)]
+    if window.size == 0:
+        return True
+    return float(np.median(window)) * max(1, last - first) >= STEPS_THAT_MATTER
 
 
 def _running_low_quantile(values: np.ndarray, quantile: float) -> np.ndarray:
