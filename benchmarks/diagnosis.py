@@ -25,6 +25,7 @@ import torch
 from aelog.diagnosis.engine import diagnose_run
 from aelog.diagnosis.replay import first_flagged_step
 from aelog.diagnosis.types import CAUSE_IDS, HEALTHY
+from aelog.logfile import format as fmt
 from aelog.logfile.runs import load_runs
 from benchmarks.results_file import RESULTS, replace_section
 from benchmarks.scenarios import all_scenarios, quick_scenarios
@@ -46,6 +47,8 @@ class Outcome:
     seconds: float
     notes: list[str] = field(default_factory=list)
     symptom: list[str] = field(default_factory=list)
+    logged: list[int] = field(default_factory=list)
+    """the steps the run logged: the engine cannot flag between two of them."""
 
     @property
     def ranked(self) -> list[str]:
@@ -80,6 +83,16 @@ class Outcome:
     def false_alarm(self) -> bool:
         return self.status != HEALTHY or bool(self.causes)
 
+    def flagged_by(self, share: float) -> bool:
+        """Flagged no later than the first logged step at least ``share`` of the run after
+        the symptom became measurable: a cadence thinned on a loaded machine leaves the
+        engine no earlier point to flag at."""
+        if self.flagged_step is None:
+            return False
+        due = self.manifest.step + share * self.steps
+        chances = [s for s in self.logged if s >= due]
+        return self.flagged_step <= (chances[0] if chances else self.steps)
+
     @property
     def latency(self) -> float | None:
         """(first flagged step - step the symptom became measurable) / run length."""
@@ -113,9 +126,11 @@ def run_suite(scenarios: list[Scenario], logdir: str, echo=print, seed: int = 0)
         verdict = verdicts.get(scenario.name, {"status": "missing", "causes": []})
         run = logged.get(scenario.name)
         flagged = first_flagged_step(run, diagnose_run) if run is not None else None
+        error = run.signal(fmt.RELATIVE_ERROR) if run is not None else None
         outcomes.append(Outcome(scenario, manifest, verdict["status"], verdict["causes"], steps,
                                 flagged, seconds, verdict.get("notes", []),
-                                verdict.get("symptom", [])))
+                                verdict.get("symptom", []),
+                                [] if error is None else error.steps.tolist()))
     return outcomes
 
 

@@ -615,6 +615,11 @@ def test_relus_killed_by_a_burst_of_big_steps_name_the_step_size():
     adam[fmt.RELATIVE_ERROR] = curve(1.1, 0.5)
     adam[fmt.UPDATE_RATIO] = np.where(STEPS < 30, 0.032, 2e-3)
     assert "lr_too_high" not in ranked(build(adam, layers))
+    # the same burst in a layer of 128 units: the 26 left alive still carry the 8-dim code
+    # three times over, and the run trains on: spare width lost, not a cause
+    wide = healthy_metadata()
+    wide["model"]["activations"][0]["units"] = 128
+    assert ranked(build(burst, layers, wide)) == []
 
 
 def test_units_swinging_between_both_limits_are_saturated():

@@ -39,5 +39,5 @@ def test_healthy_runs_raise_no_alarm_at_any_step(outcomes):
 
 def test_defects_are_flagged_early(outcomes):
     late = [(o.scenario.name, o.flagged_step, o.manifest.step) for o in outcomes
-            if o.scenario.cause and (o.latency is None or o.latency > 0.1)]
+            if o.scenario.cause and not o.flagged_by(0.1)]
     assert not late

@@ -13,9 +13,10 @@ from aelog.logfile.run_data import RunData
 
 DEAD = 0.5
 """half the units of a ReLU layer dead on every sample of a batch is no longer normal."""
-WIDE_ENOUGH = 0.4
+WIDE_ENOUGH = 0.25
 """what dead units weigh, at most, when those left alive are twice the code's width: the
-layer still passes all the code holds, so they cost the run little."""
+layer still passes all the code holds, so they cost the run little. Under the engine's
+floor: spare width lost is not named as a cause on its own."""
 PERSIST_STEPS = 20
 """units that died after the start must stay dead this long to count."""
 
@@ -47,7 +48,7 @@ def _functional_relu_layers(run: RunData) -> list[str]:
     return dead
 
 
-def _narrowing(run: RunData, name: str, dead: float) -> tuple[float, str | None]:
+def narrowing(run: RunData, name: str, dead: float) -> tuple[float, str | None]:
     """How far the units left alive narrow the layer below the code it must pass: 1 with
     fewer alive than code dimensions, 0 with twice as many (the dead are spare width)."""
     units, code = info.activation_units(run, name), info.latent_size(run)
@@ -57,6 +58,15 @@ def _narrowing(run: RunData, name: str, dead: float) -> tuple[float, str | None]
     fact = (f"{alive} of {name}'s {units} units still pass values, "
             f"{m.fmt_num(alive / code)}x the {code}-dimensional code")
     return m.ramp(code / max(alive, 1), 0.5, 1.0), fact
+
+
+def narrowed_weight(run: RunData, name: str, dead: float, facts: list[str]) -> float:
+    """What dead units in ``name`` weigh, from WIDE_ENOUGH (spare width) to 1 (the layer is
+    narrower than the code), with the count of those alive as a fact where they are spare."""
+    share, alive = narrowing(run, name, dead)
+    if alive is not None and share < 1:
+        facts.append(alive)
+    return WIDE_ENOUGH + (1 - WIDE_ENOUGH) * share
 
 
 def _score(run: RunData) -> Evidence | None:
@@ -85,11 +95,8 @@ def _score(run: RunData) -> Evidence | None:
         return None  # units silent for a few steps (a decoder fed a still-flat code) revive
     if since is not None:
         facts[0] += f" since step {since}"
-    narrowing, alive = _narrowing(run, worst_name, worst)
-    if alive is not None and narrowing < 1:
-        facts.append(alive)
-    strength = (m.ramp(worst, 0.55, 0.9) * (0.3 + 0.7 * shortfall(run))
-                * (WIDE_ENOUGH + (1 - WIDE_ENOUGH) * narrowing))
+    strength = m.ramp(worst, 0.55, 0.9) * (0.3 + 0.7 * shortfall(run)) \
+        * narrowed_weight(run, worst_name, worst, facts)
     fix = (f"keep units alive in {worst_name}: use nn.LeakyReLU(0.01) or nn.ELU, init biases at 0 "
            "(nn.init.zeros_(layer.bias)), and lower the learning rate if units died mid-run")
     return Evidence(strength, since, facts, fix)

@@ -11,6 +11,7 @@ import numpy as np
 from aelog.diagnosis import measures as m
 from aelog.diagnosis import model_info as info
 from aelog.diagnosis.causes.base import Cause, Evidence
+from aelog.diagnosis.causes.dead_relu import narrowed_weight
 from aelog.diagnosis.context import outputs_look_like_logits
 from aelog.diagnosis.nonfinite import nonfinite_origin
 from aelog.diagnosis.outcome import shortfall
@@ -224,7 +225,9 @@ def _units_killed(run: RunData, facts: list[str]) -> tuple[float, int | None]:
         facts.append(f"ReLU units in {name} died during the big steps (dead since step "
                      f"{since}; {m.fmt_num(100 * end)}% still dead at the end)")
         # as much as the dead units cost the run: what dead_relu itself weighs them by
-        return (m.ramp(end, KILLED, 0.8) * 0.2 + 0.8) * (0.3 + 0.7 * shortfall(run)), since
+        weight = narrowed_weight(run, name, end, facts)
+        return (m.ramp(end, KILLED, 0.8) * 0.2 + 0.8) * (0.3 + 0.7 * shortfall(run)) * weight, \
+            since
     return 0.0, None
 
 
