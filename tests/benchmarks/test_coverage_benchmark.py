@@ -3,8 +3,6 @@ tenth, and the verdict of ``aelog diagnose --json`` on how each ended."""
 
 from __future__ import annotations
 
-import pytest
-
 from aelog.sdk.cadence import Cadence
 from benchmarks import coverage
 
@@ -42,14 +40,3 @@ def test_empty_tenths_and_a_missing_end_are_reported():
                                              "torch": "t"})
     assert text.startswith(coverage.HEADING)
     assert "| 4, 5, 6, 7, 8, 9 | 33% | NO |" in text and "**+0.35 s**" in text and "within" in text
-
-
-def test_a_run_that_may_thin_is_judged_on_its_widest_gap():
-    case = next(c for c in coverage.CASES if c.may_thin)
-    thinned = coverage.Coverage(case, logged=[*range(20), 22, 26, 30, 40, 50, 70, 90, 120,
-                                              160, 220, 300, 400, 500, 680, 760],
-                                final_step=800, status="healthy")
-    assert thinned.empty_tenths == [7] and thinned.widest_gap == pytest.approx(0.4)
-    assert thinned.ok
-    thinned.logged.remove(500)
-    assert not thinned.ok  # 400 -> 680 is 70% of the step
