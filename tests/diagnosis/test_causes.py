@@ -282,6 +282,21 @@ def test_a_vae_with_a_frozen_half_names_the_freeze_before_the_kl(frozen):
         "frozen_parameters", "posterior_collapse"]
 
 
+def test_weights_decayed_to_nothing_stop_moving_because_of_the_decay():
+    """AdamW with weight_decay 30: the weights shrink to 1e-3 of their start, their
+    gradients vanish and nothing changes between logging steps. Frozen parameters are
+    what the decay did, not a freeze in the loop."""
+    signals = _collapsed_signals()
+    signals[fmt.REGULARIZATION_PULL] = np.full(N, 4.5)
+    signals[fmt.WEIGHT_NORM] = curve(6.0, 0.0015)
+    signals[fmt.FROZEN_FRACTION] = np.where(STEPS < 50, 0.0, 1.0)
+    layers = healthy_layers()
+    for name in ("encoder.0", "encoder.2", "decoder.0", "decoder.2"):
+        layers[name][fmt.LAYER_GRAD_NORM] = np.where(STEPS < 50, 0.2, 0.0)
+    meta = healthy_metadata(optimizer="AdamW", weight_decay=30.7)
+    assert ranked(build(signals, layers, meta))[:2] == ["over_regularized", "frozen_parameters"]
+
+
 def test_an_output_that_cannot_reach_the_targets_ranks_above_what_it_kills():
     """A sigmoid on standardised data is the root cause even when the KL and the
     bottleneck's ReLUs die too: fixing them would not let the output reach the targets."""

@@ -66,6 +66,7 @@ CAUSE = Cause(
     # that train stay as they were between logging steps
     # saturated_activation: units pinned at a limit pass no gradient back, so the layers
     # before them stop moving
+    # over_regularized: weights decayed to nothing have vanishing gradients and stop moving
     consequence_of=("dead_relu", "init_too_small", "init_constant", "lr_too_high",
-                    "constant_input", "lr_too_low", "saturated_activation"),
+                    "constant_input", "lr_too_low", "saturated_activation", "over_regularized"),
 )
