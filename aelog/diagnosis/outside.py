@@ -30,17 +30,23 @@ CHECK_NEXT = ("how the loss reads the output (a view or reshape that should be "
               "should reconstruct, and the output activation against the target's range")
 
 
-def loss_misalignment(run: RunData) -> str | None:
-    """The loss's gradient on the output does not point from the target to the output."""
-    if outputs_look_like_logits(run):  # (output - target) is not what such a loss pulls on
-        return None
+def _alignment(run: RunData) -> float | None:
+    """The loss gradient's cosine with what a loss against the target pulls on, over the
+    run's last points; None where a NaN gradient says nothing about what the loss compares."""
     series = run.signal(fmt.LOSS_GRADIENT_ALIGNMENT)
     if series is None:
         return None
     last = m.tail_of_at_least(series)
     if len(last) < m.MIN_VERDICT_POINTS or not np.all(np.isfinite(last.values)):
-        return None  # a NaN gradient says nothing about what the loss compares
-    cosine = m.median(last)
+        return None
+    return m.median(last)
+
+
+def loss_misalignment(run: RunData) -> str | None:
+    """The loss's gradient on the output does not point from the target to the output."""
+    if outputs_look_like_logits(run):  # (output - target) is not what such a loss pulls on
+        return None
+    cosine = _alignment(run)
     if cosine is None or cosine >= MISALIGNED:
         return None
     tokens = run.signal(fmt.TOKEN_CROSS_ENTROPY) is not None
@@ -57,13 +63,7 @@ def target_differs(run: RunData) -> str | None:
     is against the input, so say so, and how to measure against the real target."""
     if outputs_look_like_logits(run) or run.signal(fmt.TOKEN_CROSS_ENTROPY) is not None:
         return None
-    series = run.signal(fmt.LOSS_GRADIENT_ALIGNMENT)
-    if series is None:
-        return None
-    last = m.tail_of_at_least(m.finite(series))
-    if len(last) < m.MIN_VERDICT_POINTS:
-        return None
-    cosine = m.median(last)
+    cosine = _alignment(run)
     if cosine is None or not MISALIGNED <= cosine < COMPARES_ANOTHER_TARGET:
         return None
     return (f"the loss compares the output with something other than the model's input: its "

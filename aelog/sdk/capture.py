@@ -98,12 +98,15 @@ class StepCapture:
         if layer.unit_dim is not None:
             self._last_unit_dim = layer.unit_dim
         unit_dim = layer.unit_dim if layer.unit_dim is not None else self._last_unit_dim
+        width = None
         if self._log.metadata is None:
             self._output_owners.setdefault(id(output), layer.name)
-            self._record_width(layer.name, output, unit_dim)
+            width = per_sample_width(output, self._batch_hint or output.shape[0])
+            if width is not None:  # what dead units leave of a layer is judged on its units
+                self._shapes.setdefault("widths", {})[layer.name] = {
+                    "units": int(output.shape[unit_dim]), "values_per_sample": width}
         by_name = self._code_name is not None and self._latent_request is None
         if (self._code_name is None or by_name) and self._log.metadata is None:
-            width = per_sample_width(output, self._batch_hint or output.shape[0])
             if width is not None:
                 self._executed.append((layer.name, width, layer.module))
                 self._keep_if_narrowest(layer.name, width, output)
@@ -113,17 +116,6 @@ class StepCapture:
             self._pending_layers[layer.name] = units_probe.activation_stats(
                 output, unit_dim if output.dim() > 1 else -1, layer.limits, layer.nonnegative
             )
-
-    def _record_width(self, name: str, output: torch.Tensor, unit_dim: int) -> None:
-        """A layer's units and values per sample, from the first forward: what dead units
-        leave of a layer is judged against the code they must pass on."""
-        if output.dim() < 2:
-            return
-        batch = self._batch_hint or output.shape[0]
-        values = per_sample_width(output, batch)
-        if values is not None:
-            self._shapes.setdefault("widths", {})[name] = {
-                "units": int(output.shape[unit_dim]), "values_per_sample": values}
 
     def _keep_if_narrowest(self, name: str, width: int, output: torch.Tensor) -> None:
         """Copy only the outputs that may turn out to be the code: those at the two

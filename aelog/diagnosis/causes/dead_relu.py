@@ -48,24 +48,17 @@ def _functional_relu_layers(run: RunData) -> list[str]:
     return dead
 
 
-def narrowing(run: RunData, name: str, dead: float) -> tuple[float, str | None]:
-    """How far the units left alive narrow the layer below the code it must pass: 1 with
-    fewer alive than code dimensions, 0 with twice as many (the dead are spare width)."""
+def narrowed_weight(run: RunData, name: str, dead: float, facts: list[str]) -> float:
+    """What dead units in ``name`` weigh: 1 with fewer units alive than code dimensions,
+    WIDE_ENOUGH with twice as many (the dead are spare width, said as a fact)."""
     units, code = info.activation_units(run, name), info.latent_size(run)
     if units is None or code is None:
-        return 1.0, None
+        return 1.0
     alive = round((1 - dead) * units)
-    fact = (f"{alive} of {name}'s {units} units still pass values, "
-            f"{m.fmt_num(alive / code)}x the {code}-dimensional code")
-    return m.ramp(code / max(alive, 1), 0.5, 1.0), fact
-
-
-def narrowed_weight(run: RunData, name: str, dead: float, facts: list[str]) -> float:
-    """What dead units in ``name`` weigh, from WIDE_ENOUGH (spare width) to 1 (the layer is
-    narrower than the code), with the count of those alive as a fact where they are spare."""
-    share, alive = narrowing(run, name, dead)
-    if alive is not None and share < 1:
-        facts.append(alive)
+    share = m.ramp(code / max(alive, 1), 0.5, 1.0)
+    if share < 1:
+        facts.append(f"{alive} of {name}'s {units} units still pass values, "
+                     f"{m.fmt_num(alive / code)}x the {code}-dimensional code")
     return WIDE_ENOUGH + (1 - WIDE_ENOUGH) * share
 
 
