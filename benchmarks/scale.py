@@ -5,11 +5,13 @@
 1. Trains one real run with ``aelog.watch`` (the MLP digits workload, default cadence).
 2. For each size, writes that many runs with aelog's EventWriter: the real run's series,
    each run cut to its own length (200 up to ``--steps`` training steps) and scaled by a
-   small per-run factor, with its own name and team tag.
+   small per-run factor, with its own name and team tag; twice: as finished runs, each
+   closed with the verdict ``close()`` stores (made by the engine on the copy), and as
+   runs without one (still training, killed, or written by an older aelog).
 3. Times ``aelog diagnose LOGDIR --json`` in a subprocess (checks it lists every run), and
    the plugin's ``/runs`` route in process over TensorBoard's data provider: TensorBoard's
-   own load (``EventMultiplexer.Reload``), the first call (reads and diagnoses every run)
-   and a second, cached one.
+   own load (``EventMultiplexer.Reload``), the first call (reads every run, and diagnoses
+   those without a verdict that holds) and a second, cached one.
 4. Writes a table to benchmarks/RESULTS.md with the growth from size to size: linear in
    runs means time per run stays flat.
 """
@@ -25,6 +27,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+import numpy as np
 
 from aelog.logfile import format as fmt
 from aelog.logfile.event_writer import EventWriter
@@ -66,8 +70,13 @@ def _tagged_points(run: RunData) -> dict[str, tuple[list[int], list[float]]]:
     return points
 
 
-def write_runs(template: RunData, logdir: str, runs: int, max_steps: int) -> int:
-    """``runs`` copies of the template with their own length and scale; returns events written."""
+def write_runs(template: RunData, logdir: str, runs: int, max_steps: int,
+               verdicts: bool) -> int:
+    """``runs`` copies of the template with their own length and scale, each closed with
+    its verdict where ``verdicts``; returns events written."""
+    from aelog.diagnosis.engine import diagnose_run
+    from aelog.diagnosis.stored import verdict_payload
+
     points = _tagged_points(template)
     by_step: dict[int, dict[str, float]] = {}
     for tag, (steps, values) in points.items():
@@ -83,11 +92,20 @@ def write_runs(template: RunData, logdir: str, runs: int, max_steps: int) -> int
         metadata = dict(template.metadata)
         metadata.update(run_name=name, tags={"team": team, "owner": f"user{index % 7}"})
         writer.write_metadata(metadata)
+        written: dict[str, tuple[list[int], list[float]]] = {}
         for step in sorted(by_step):
             if step >= length:
                 break
-            writer.write_scalars(step, {tag: v * scale for tag, v in by_step[step].items()})
+            values = {tag: v * scale for tag, v in by_step[step].items()}
+            writer.write_scalars(step, values)
+            for tag, value in values.items():
+                steps, kept = written.setdefault(tag, ([], []))
+                steps.append(step)
+                kept.append(float(np.float32(value)))  # as the file holds it
             events += 1
+        if verdicts:
+            run = RunData.from_tagged_points(name, written, metadata)
+            writer.write_verdict(run.last_step, verdict_payload(diagnose_run(run), run))
         writer.close()
     return events
 
@@ -144,7 +162,6 @@ def slope(sizes: list[int], seconds: list[float]) -> float | None:
 
 
 def render(rows: list[dict], context: dict) -> str:
-    sizes = [r["runs"] for r in rows]
     lines = [
         HEADING,
         "",
@@ -157,29 +174,38 @@ def render(rows: list[dict], context: dict) -> str:
         "plugin's `/runs` runs in process over TensorBoard's Python loader "
         "(`EventMultiplexer` + `MultiplexerDataProvider`), as `tests/plugin` builds it.",
         "",
-        "| runs | events written | aelog diagnose --json | per run | TensorBoard load "
-        "(Reload) | /runs first call | per run | /runs cached |",
-        "|---|---|---|---|---|---|---|---|",
+        "Finished runs carry the verdict `close()` stores; the CLI and the plugin take it "
+        "while it holds, and the run list then reads no series. Runs without one are read "
+        "and diagnosed in full.",
+        "",
+        "| runs | verdict stored | events written | aelog diagnose --json | per run | "
+        "TensorBoard load (Reload) | /runs first call | per run | /runs cached |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         n = r["runs"]
         lines.append(
-            f"| {n:,} | {r['events']:,} | {r['cli']:.2f} s | {r['cli'] / n * 1000:.1f} ms | "
-            f"{r['load']:.2f} s | {r['first']:.2f} s | {r['first'] / n * 1000:.1f} ms | "
+            f"| {n:,} | {'yes' if r['verdicts'] else 'no'} | {r['events']:,} | "
+            f"{r['cli']:.2f} s | {r['cli'] / n * 1000:.1f} ms | {r['load']:.2f} s | "
+            f"{r['first']:.2f} s | {r['first'] / n * 1000:.1f} ms | "
             f"{r['cached'] * 1000:.0f} ms |"
         )
     lines.append("")
-    for key, label in (("cli", "aelog diagnose"), ("first", "/runs first call"),
-                       ("load", "TensorBoard's load"), ("cached", "/runs cached")):
-        value = slope(sizes, [r[key] for r in rows])
-        if value is None:
-            continue
-        verdict = "linear or better" if value <= LINEAR_SLOPE else "WORSE than linear"
-        lines.append(
-            f"- {label}: from {sizes[-2]:,} to {sizes[-1]:,} runs time grew "
-            f"x{rows[-1][key] / rows[-2][key]:.1f} for x{sizes[-1] // sizes[-2]} runs "
-            f"(log-log slope {value:.2f}): {verdict}."
-        )
+    for verdicts in (True, False):
+        group = [r for r in rows if r["verdicts"] == verdicts]
+        sizes = [r["runs"] for r in group]
+        for key, label in (("cli", "aelog diagnose"), ("first", "/runs first call"),
+                           ("load", "TensorBoard's load"), ("cached", "/runs cached")):
+            value = slope(sizes, [r[key] for r in group])
+            if value is None:
+                continue
+            verdict = "linear or better" if value <= LINEAR_SLOPE else "WORSE than linear"
+            lines.append(
+                f"- {label} ({'with' if verdicts else 'without'} verdicts): from "
+                f"{sizes[-2]:,} to {sizes[-1]:,} runs time grew "
+                f"x{group[-1][key] / group[-2][key]:.1f} for x{sizes[-1] // sizes[-2]} runs "
+                f"(log-log slope {value:.2f}): {verdict}."
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -194,14 +220,17 @@ def measure(sizes: list[int], template_steps: int, root: str, echo=print) -> tup
     template = train_template(template_steps, os.path.join(root, "template"))
     echo(f"template run: {template_steps} steps in {time.perf_counter() - started:.1f} s")
     rows = []
-    for runs in sizes:
-        logdir = os.path.join(root, f"runs_{runs}")
-        events = write_runs(template, logdir, runs, template_steps)
-        row = {"runs": runs, "events": events, "cli": time_cli(logdir, runs)}
-        row.update(time_plugin(logdir, runs))
-        echo(f"{runs} runs: diagnose {row['cli']:.2f} s, load {row['load']:.2f} s, "
-             f"/runs {row['first']:.2f} s, cached {row['cached'] * 1000:.0f} ms")
-        rows.append(row)
+    for verdicts in (True, False):
+        for runs in sizes:
+            logdir = os.path.join(root, f"runs_{runs}_{'closed' if verdicts else 'open'}")
+            events = write_runs(template, logdir, runs, template_steps, verdicts)
+            row = {"runs": runs, "verdicts": verdicts, "events": events,
+                   "cli": time_cli(logdir, runs)}
+            row.update(time_plugin(logdir, runs))
+            echo(f"{runs} runs ({'with' if verdicts else 'without'} verdicts): diagnose "
+                 f"{row['cli']:.2f} s, load {row['load']:.2f} s, /runs {row['first']:.2f} s, "
+                 f"cached {row['cached'] * 1000:.0f} ms")
+            rows.append(row)
     points = len({int(s) for series in template.signals.values() for s in series.steps})
     info = {"template_steps": template_steps, "points": points,
             "series": len(_tagged_points(template))}

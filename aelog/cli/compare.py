@@ -10,6 +10,7 @@ from aelog.cli.table import format_number, format_table
 from aelog.cli.terminal_text import one_line, terminal_safe
 from aelog.diagnosis.compare import compare_runs
 from aelog.diagnosis.types import Diagnosis
+from aelog.logfile import storage
 
 DESCRIPTION = """\
 Compare two aelog runs: their configuration and tag differences, and the first step
@@ -35,7 +36,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     paths = [args.run_a, args.run_b]
     if args.logdir is not None:
-        paths = [os.path.join(args.logdir, p) for p in paths]
+        paths = [storage.join(args.logdir, p) if storage.is_remote(args.logdir)
+                 else os.path.join(args.logdir, p) for p in paths]
     a, b = (load_single_run(p) for p in paths)
     a.name, b.name = args.run_a, args.run_b  # as the user named them
     print(terminal_safe(render_comparison(compare_runs(a, b), diagnose_runs([a, b]))))

@@ -27,7 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "event file). Exit status: 0, or 1 when a run meets --fail-on, or 2 for a bad path "
         "or bad arguments.",
     )
-    parser.add_argument("path", metavar="PATH", help="logdir, run directory or event file")
+    parser.add_argument("path", metavar="PATH",
+                        help="logdir, run directory or event file: a local path or a URL "
+                        "(s3://bucket/dir, gs://...)")
     parser.add_argument("--json", action="store_true",
                         help='print the JSON contract {"runs": [...]} instead of a table')
     parser.add_argument("--fail-on", choices=sorted(FAIL_ON), default=None,

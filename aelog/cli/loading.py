@@ -6,9 +6,11 @@ import os
 
 from aelog.cli.errors import CliError
 from aelog.diagnosis.types import AT_RISK, Diagnosis
+from aelog.logfile import storage
 from aelog.logfile.event_reader import read_event_file
 from aelog.logfile.run_data import RunData
 from aelog.logfile.runs import NoRunsError, find_run_dirs, load_runs
+from aelog.logfile.storage import StorageError
 
 
 def load_path(path: str) -> list[RunData]:
@@ -18,13 +20,30 @@ def load_path(path: str) -> list[RunData]:
     except NoRunsError as error:
         problem = _first_reading_problem(path)
         raise CliError(f"{error} ({problem})" if problem else str(error)) from None
+    except StorageError as error:
+        raise CliError(str(error)) from None
     except OSError as error:
         raise CliError(f"{path}: cannot read: {error.strerror or error}") from None
+    except Exception as error:  # noqa: BLE001 - a store's client error (credentials, network)
+        if not storage.is_remote(path):
+            raise
+        raise CliError(f"{path}: cannot read: {type(error).__name__}: {error}; check the "
+                       "store's credentials and endpoint (its standard environment variables "
+                       "or config file)") from None
     for run in runs:
         if run.name == ".":  # a run directory given directly: name it as the user sees it
-            directory = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
-            run.name = os.path.basename(os.path.normpath(os.path.abspath(directory)))
+            run.name = _directory_name(path)
     return runs
+
+
+def _directory_name(path: str) -> str:
+    """The last component of the run directory ``path`` names (or holds, for a file)."""
+    if storage.is_remote(path):
+        parts = [part for part in path.split("://", 1)[1].split("/") if part]
+        return parts[-2] if "tfevents" in parts[-1] and len(parts) > 1 else parts[-1]
+    path = storage.local_path(path)
+    directory = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
+    return os.path.basename(os.path.normpath(os.path.abspath(directory)))
 
 
 def load_single_run(path: str) -> RunData:
@@ -41,11 +60,12 @@ def diagnose_runs(runs: list[RunData]) -> list[Diagnosis]:
     """The engine's verdict per run. An engine failure on one run does not hide the others:
     that run is reported at risk, with a note saying the verdict is unknown."""
     from aelog.diagnosis.engine import diagnose_run
+    from aelog.diagnosis.stored import stored_diagnosis
 
     diagnoses = []
     for run in runs:
         try:
-            diagnosis = diagnose_run(run)
+            diagnosis = stored_diagnosis(run) or diagnose_run(run)
         except Exception as error:  # noqa: BLE001 - one run's engine bug must not hide the rest
             diagnosis = Diagnosis(
                 run=run.name,
@@ -62,6 +82,8 @@ def diagnose_runs(runs: list[RunData]) -> list[Diagnosis]:
 
 def _first_reading_problem(path: str) -> str | None:
     """Why the event files under ``path`` gave nothing, e.g. one is unreadable or foreign."""
+    if storage.is_remote(path):
+        return None
     try:
         directories = find_run_dirs(path)
     except (NoRunsError, OSError):

@@ -16,7 +16,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Write one self-contained HTML file (charts inline, no network) with "
         "every run's diagnosis and charts, to attach to a ticket or send to another team.",
     )
-    parser.add_argument("path", metavar="PATH", help="logdir, run directory or event file")
+    parser.add_argument("path", metavar="PATH",
+                        help="logdir, run directory or event file: a local path or a URL "
+                        "(s3://bucket/dir, gs://...)")
     parser.add_argument("--out", default="aelog-report.html",
                         help="file to write (default: aelog-report.html)")
     parser.set_defaults(func=run)

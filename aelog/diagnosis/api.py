@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aelog.diagnosis.engine import diagnose_run
+from aelog.diagnosis.stored import stored_diagnosis
 from aelog.diagnosis.types import Diagnosis
 from aelog.logfile.runs import load_runs
 
@@ -10,9 +11,11 @@ from aelog.logfile.runs import load_runs
 def diagnose(path: str) -> list[Diagnosis]:
     """One Diagnosis per aelog run under ``path`` (a logdir, a run directory or a file).
 
-    Raises :class:`aelog.logfile.runs.NoRunsError` when there is nothing to read.
+    A finished run's stored verdict is taken while it holds (see
+    :mod:`aelog.diagnosis.stored`). Raises :class:`aelog.logfile.runs.NoRunsError` when
+    there is nothing to read.
     """
-    return [diagnose_run(run) for run in load_runs(path)]
+    return [stored_diagnosis(run) or diagnose_run(run) for run in load_runs(path)]
 
 
 def diagnoses_to_json(diagnoses: list[Diagnosis]) -> dict:

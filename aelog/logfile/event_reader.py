@@ -90,6 +90,13 @@ def read_event_file(path: str) -> ReadResult:
     return result
 
 
+def read_event_bytes(data: bytes) -> ReadResult:
+    """An event file's content fetched whole (from an object store)."""
+    result = ReadResult()
+    _parse_records(data, result)
+    return result
+
+
 def _parse_records(data, result: ReadResult) -> None:
     for record, problem in iter_records(data):
         if record is None:

@@ -94,6 +94,9 @@ class EventWriter:
     def write_record(self, step: int, record: dict) -> None:
         self.write_json(step, fmt.RECORD_TAG, "record", record)
 
+    def write_verdict(self, step: int, verdict: dict) -> None:
+        self.write_json(step, fmt.VERDICT_TAG, "verdict", verdict)
+
     def flush(self) -> None:
         if self._fd is not None:
             os.fsync(self._fd)

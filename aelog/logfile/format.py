@@ -13,7 +13,9 @@ Layout of one run directory (standard TensorBoard event files):
 * run metadata is one JSON string tensor at ``METADATA_TAG`` written at the first step,
   carrying ``plugin_name = "aelog"`` and ``data_class = DATA_CLASS_TENSOR``;
 * small records (probe failures, warnings raised in the run, and at ``close()`` the steps
-  trained: ``CLOSED_RECORD``) are JSON string tensors at ``RECORD_TAG``, same plugin name.
+  trained: ``CLOSED_RECORD``) are JSON string tensors at ``RECORD_TAG``, same plugin name;
+* the engine's verdict on the finished run is one JSON string tensor at ``VERDICT_TAG``,
+  written by ``close()`` (see ``VERDICT_FIELDS``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,14 @@ SCALAR_PREFIX = "collapse/"
 LAYER_PREFIX = "collapse/layer/"
 METADATA_TAG = "aelog/run_metadata"
 RECORD_TAG = "aelog/record"
+VERDICT_TAG = "aelog/verdict"
+"""The verdict travels with the run: readers take it instead of running the engine again
+while it still describes the run (its ``engine`` is the engine reading it, its ``step``
+the run's last step). A tag of its own, so a reader can fetch it alone, and so
+TensorBoard's loaders, which sample a tag's tensors, always keep it (the newest is kept)."""
+VERDICT_FIELDS = ("engine", "step", "diagnosis")
+"""``engine``: :func:`aelog.diagnosis.version.engine_version`; ``step``: the last step
+logged when it was made; ``diagnosis``: ``Diagnosis.to_json()``."""
 CLOSED_RECORD = "closed"
 """the record ``close()`` writes, with CLOSED_FIELDS: ``steps`` trained, ``logging_steps``,
 and ``logging_overhead`` (logging's share of the time since ``watch()``)."""

@@ -59,6 +59,9 @@ class RunData:
     """small JSON records the SDK wrote (probe failures, warnings), oldest first."""
     problems: list[str] = field(default_factory=list)
     """what could not be read (truncated file, ...), in plain words."""
+    verdict: dict | None = None
+    """the verdict ``close()`` wrote (``format.VERDICT_FIELDS``), if any: see
+    :func:`aelog.diagnosis.stored.stored_diagnosis` for when it still holds."""
 
     def signal(self, name: str) -> Series | None:
         series = self.signals.get(name)

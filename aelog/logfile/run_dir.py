@@ -75,10 +75,25 @@ def _claim(run_dir: str) -> bool:
     except FileExistsError:
         return False
     try:
-        os.write(fd, f"{socket.gethostname()} pid {os.getpid()} at {time.time():.0f}\n".encode())
+        os.write(fd, claim_text().encode())
     finally:
         os.close(fd)
     return True
+
+
+def claim_text() -> str:
+    """What a claim file says: who wrote the run, for a person looking at the directory."""
+    return f"{socket.gethostname()} pid {os.getpid()} at {time.time():.0f}\n"
+
+
+def is_claimed_name(name: str) -> bool:
+    """A file that makes its directory a run already written: a claim, or aelog's events
+    (a run from before claims existed, or a finished one)."""
+    return name == CLAIM_FILE or is_aelog_event_file(name)
+
+
+def is_aelog_event_file(name: str) -> bool:
+    return "tfevents" in name and name.endswith(AELOG_EVENT_SUFFIX)
 
 
 def _holds_aelog_events(run_dir: str) -> bool:
@@ -86,4 +101,4 @@ def _holds_aelog_events(run_dir: str) -> bool:
         names = os.listdir(run_dir)
     except OSError:
         return False
-    return any("tfevents" in name and name.endswith(AELOG_EVENT_SUFFIX) for name in names)
+    return any(is_aelog_event_file(name) for name in names)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import warnings
 from collections import defaultdict
@@ -28,9 +29,12 @@ the time of the live diagnosis, which reads the in-memory copy every few logging
 
 
 class RunLog:
-    def __init__(self, run_dir: str, run_name: str, writer: EventWriter | None = None) -> None:
+    def __init__(self, run_dir: str, run_name: str, writer: EventWriter | None = None,
+                 on_write: Callable[[], None] | None = None) -> None:
         self.run_dir = run_dir
         self.run_name = run_name
+        self._on_write = on_write
+        """told after each write (a run staged for a store: upload soon)."""
         # ranks other than 0 of a distributed run pass an always-closed writer
         self._writer = writer if writer is not None else open_writer(run_dir)
         self._writer_failed = False
@@ -57,16 +61,28 @@ class RunLog:
         self.records.append({"step": step, **record})
         self._write(lambda: self._writer.write_record(step, record))
 
-    def run_data(self) -> RunData:
+    def verdict(self, step: int, verdict: dict) -> None:
+        """The engine's verdict on the whole run (file only: the live copy has its own)."""
+        self._write(lambda: self._writer.write_verdict(step, verdict))
+
+    @property
+    def thinned(self) -> bool:
+        """Some series in memory lost points the file keeps (see MEMORY_POINTS)."""
+        return any(points.thinned for points in self._series.values())
+
+    def run_data(self, as_written: bool = False) -> RunData:
         """A copy of the series, as the engine reads them. Series whose steps only rose
         (every one, unless a step was logged twice) go as they are: the live diagnosis reads
         this every few logging steps, and sorting ~70 series that are sorted already was a
-        third of its cost."""
+        third of its cost. ``as_written``: values rounded to float32 as the event file
+        stores them, so the engine sees exactly what a reader of the file will."""
         points = {tag: Series(*p.arrays()) if p.rising else p.arrays()
                   for tag, p in self._series.items()}
-        return RunData.from_tagged_points(
-            self.run_name, points, dict(self.metadata or {}), [dict(r) for r in self.records]
-        )
+        metadata, records = dict(self.metadata or {}), [dict(r) for r in self.records]
+        if as_written:  # numbers as float32, metadata and records through JSON
+            points = {tag: _float32(given) for tag, given in points.items()}
+            metadata, records = json.loads(json.dumps([metadata, records], default=str))
+        return RunData.from_tagged_points(self.run_name, points, metadata, records)
 
     def close(self) -> None:
         try:
@@ -81,6 +97,8 @@ class RunLog:
             if not os.path.exists(self._writer.path):  # writes would vanish without an error
                 raise FileNotFoundError(errno.ENOENT, "the event file was deleted")
             write()
+            if self._on_write is not None:
+                self._on_write()
         except OSError as error:
             self._writer_failed = True
             warnings.warn(
@@ -91,6 +109,12 @@ class RunLog:
             )
 
 
+def _float32(points: Series | tuple[np.ndarray, np.ndarray]) -> Series | tuple:
+    steps, values = (points.steps, points.values) if isinstance(points, Series) else points
+    rounded = values.astype(np.float32).astype(np.float64)
+    return Series(steps, rounded) if isinstance(points, Series) else (steps, rounded)
+
+
 class _Points:
     """One series in memory: numpy arrays that grow by doubling, so that handing the
     live diagnosis a copy costs two array copies rather than two Python lists converted.
@@ -98,7 +122,8 @@ class _Points:
     appends 60-100 values, and a Python list append costs a tenth of writing one element
     into a numpy array."""
 
-    __slots__ = ("steps", "values", "size", "rising", "_new_steps", "_new_values", "_last")
+    __slots__ = ("steps", "values", "size", "rising", "thinned", "_new_steps", "_new_values",
+                 "_last")
 
     def __init__(self) -> None:
         self.steps = np.empty(64, dtype=np.int64)
@@ -107,6 +132,7 @@ class _Points:
         """points in the arrays (the waiting ones not counted)."""
         self.rising = True
         """every step so far greater than the one before (as the monitor writes them)."""
+        self.thinned = False
         self._new_steps: list[int] = []
         self._new_values: list[float] = []
         self._last: int | None = None
@@ -143,6 +169,7 @@ class _Points:
     def _thin(self) -> None:
         """Every other point, the newest always kept: half the points over the same span."""
         kept = np.append(np.arange(0, self.size - 1, 2), self.size - 1)
+        self.thinned = True
         self.size = kept.size
         self.steps[: self.size] = self.steps[kept]
         self.values[: self.size] = self.values[kept]

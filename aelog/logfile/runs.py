@@ -1,13 +1,20 @@
-"""Find aelog runs under a path and read them from event files into :class:`RunData`."""
+"""Find aelog runs under a path or a URL and read them from event files into :class:`RunData`.
+
+A local logdir is walked and its files mapped; a logdir in an object store (``s3://``,
+``gs://``) is listed once, recursively, and its event files fetched together, so a bucket
+of many runs costs one listing and concurrent reads rather than a round trip per run.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 from collections import defaultdict
+from collections.abc import Iterable
 
 from aelog.logfile import format as fmt
-from aelog.logfile.event_reader import read_event_file
+from aelog.logfile import storage
+from aelog.logfile.event_reader import ReadResult, read_event_bytes, read_event_file
 from aelog.logfile.run_data import RunData
 
 
@@ -24,6 +31,9 @@ def find_run_dirs(path: str) -> list[tuple[str, str]]:
 
     Run names follow TensorBoard: the path relative to the logdir, ``.`` for the logdir.
     """
+    if storage.is_remote(path):
+        return [(name, directory) for name, directory, _ in _find_remote_runs(path)]
+    path = storage.local_path(path)
     if not os.path.exists(path):
         raise NoRunsError(f"{path}: no such file or directory")
     if os.path.isfile(path):
@@ -49,17 +59,30 @@ def _decode_json_tensor(value) -> dict | None:
 
 def load_run(directory: str, name: str | None = None) -> RunData:
     """Read every event file of one run directory (oldest first) into RunData."""
-    points: dict[str, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
-    metadata: dict = {}
-    records: list[dict] = []
+    if storage.is_remote(directory):
+        fs, root = storage.filesystem(directory)
+        files = [path for path in fs.ls(root, detail=False) if _is_event_file(path)]
+        run_name = name if name is not None else os.path.basename(root)
+        return _remote_runs(fs, [(run_name, directory, files)])[0]
     problems: list[str] = []
     try:
         files = sorted(f for f in os.listdir(directory) if _is_event_file(f))
     except OSError as error:  # deleted or made unreadable since it was found
         files = []
         problems.append(f"cannot list {directory}: {error.strerror or error}")
-    for filename in files:
-        result = read_event_file(os.path.join(directory, filename))
+    run_name = name if name is not None else os.path.basename(os.path.normpath(directory))
+    read = ((filename, read_event_file(os.path.join(directory, filename))) for filename in files)
+    return _run_from_events(run_name, read, problems)
+
+
+def _run_from_events(run_name: str, files: Iterable[tuple[str, ReadResult]],
+                     problems: list[str]) -> RunData:
+    """One run from its event files' events, oldest file first."""
+    points: dict[str, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
+    metadata: dict = {}
+    records: list[dict] = []
+    verdict: dict | None = None
+    for filename, result in files:
         if result.problem:
             problems.append(f"{filename}: {result.problem}")
         for event in result.events:
@@ -87,8 +110,55 @@ def load_run(directory: str, name: str | None = None) -> RunData:
                     payload = _decode_json_tensor(value)
                     if payload is not None:
                         records.append({"step": int(event.step), **payload})
-    run_name = name if name is not None else os.path.basename(os.path.normpath(directory))
-    return RunData.from_tagged_points(run_name, points, metadata, records, problems)
+                elif value.tag == fmt.VERDICT_TAG:
+                    verdict = _decode_json_tensor(value) or verdict
+    run = RunData.from_tagged_points(run_name, points, metadata, records, problems)
+    run.verdict = verdict
+    return run
+
+
+def _find_remote_runs(url: str) -> list[tuple[str, str, list[str]]]:
+    """``[(run_name, directory URL, event file paths)]`` under a URL, from one listing."""
+    fs, root = storage.filesystem(url)
+    try:
+        if fs.isfile(root):
+            directory = root.rsplit("/", 1)[0]
+            return [(directory.rsplit("/", 1)[-1] or ".", fs.unstrip_protocol(directory),
+                     [root])]
+        paths = fs.find(root)
+    except FileNotFoundError:
+        paths = []
+    if not paths:
+        raise NoRunsError(f"{url}: no such file or directory, or nothing in it")
+    by_directory: dict[str, list[str]] = defaultdict(list)
+    for path in sorted(paths):
+        if _is_event_file(path.rsplit("/", 1)[-1]):
+            by_directory[path.rsplit("/", 1)[0]].append(path)
+    found = []
+    for directory in sorted(by_directory):
+        relative = directory[len(root):].strip("/") or "."
+        found.append((relative, fs.unstrip_protocol(directory), by_directory[directory]))
+    return found
+
+
+def _remote_runs(fs, found: list[tuple[str, str, list[str]]]) -> list[RunData]:
+    """The runs found in a store, their event files fetched in one concurrent batch."""
+    wanted = [path for _, _, paths in found for path in paths]
+    contents = fs.cat(wanted, on_error="return") if wanted else {}
+    if len(wanted) == 1 and not isinstance(contents, dict):  # cat of one path: its bytes
+        contents = {wanted[0]: contents}
+    runs = []
+    for name, _, paths in found:
+        read = []
+        for path in paths:
+            data = contents.get(path)
+            if isinstance(data, (bytes, bytearray)):
+                read.append((path.rsplit("/", 1)[-1], read_event_bytes(bytes(data))))
+            else:
+                read.append((path.rsplit("/", 1)[-1], ReadResult(
+                    problem=f"cannot read {fs.unstrip_protocol(path)}: {data}")))
+        runs.append(_run_from_events(name, read, []))
+    return runs
 
 
 def is_aelog_run(run: RunData) -> bool:
@@ -100,11 +170,12 @@ def load_runs(path: str) -> list[RunData]:
 
     Raises :class:`NoRunsError` with a plain message when there is nothing to read.
     """
-    runs = []
-    for name, directory in find_run_dirs(path):
-        run = load_run(directory, name)
-        if is_aelog_run(run):
-            runs.append(run)
+    if storage.is_remote(path):
+        fs, _ = storage.filesystem(path)
+        loaded = _remote_runs(fs, _find_remote_runs(path))
+    else:
+        loaded = [load_run(directory, name) for name, directory in find_run_dirs(path)]
+    runs = [run for run in loaded if is_aelog_run(run)]
     if not runs:
         raise NoRunsError(
             f"{path}: no aelog data found (expected event files written by aelog.watch)"

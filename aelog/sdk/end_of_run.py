@@ -29,6 +29,20 @@ class EndOfRun:
             record["final_step"] = self._final_step
         self._log.record(self.step, record)
 
+    def _record_verdict(self) -> None:
+        """The engine's verdict on the finished run, written into it: the CLI and the tab
+        read it instead of diagnosing the run again (see :mod:`aelog.diagnosis.stored`).
+        Not written where the in-memory copy the engine reads lost points the file keeps."""
+        if self._log.thinned:
+            return
+        from aelog.diagnosis.engine import diagnose_run
+        from aelog.diagnosis.stored import verdict_payload
+
+        run = self._log.run_data(as_written=True)
+        if run.last_step is None:
+            return
+        self._log.verdict(run.last_step, verdict_payload(diagnose_run(run), run))
+
     def _measure_end(self) -> None:
         """The run's end, measured: one forward of the last training batch in the mode it
         was trained in, with gradients off, every RNG and BatchNorm statistic as it was,

@@ -17,9 +17,11 @@ import weakref
 import torch
 from torch import nn
 
+from aelog.logfile import storage
+from aelog.logfile.remote_run import RemoteRun
 from aelog.logfile.run_data import RunData
 from aelog.logfile.run_dir import checked_run_name
-from aelog.logfile.run_log import RunLog, open_run
+from aelog.logfile.run_log import RunLog, open_run, open_writer
 from aelog.probes import data as data_probe
 from aelog.probes import linalg as linalg_probe
 from aelog.probes import optimizer as optimizer_probe
@@ -141,19 +143,29 @@ class Monitor(HookPoints, StepCapture, StepValues, EndOfRun):
         in_optimizer = {id(item.tensor) for item in self._params if item.group is not None}
         self._init_layers = initial_layer_stats(model, in_optimizer)
 
-        logdir = os.fspath(logdir) if logdir is not None else "runs"
+        logdir = storage.local_path(os.fspath(logdir)) if logdir is not None else "runs"
         requested = checked_run_name(run_name) if run_name not in (None, "") else None
         self.run_name = requested or default_run_name(logdir)
         self.run_dir = os.path.join(logdir, self.run_name)
         writer = distributed.writer_for_rank()
+        self._remote: RemoteRun | None = None
+        """the upload of a run logged to a URL (s3://...): staged locally, uploaded behind."""
+        local_dir = None
         if writer is None:  # the writing rank: a directory of its own, claimed
-            self.run_name, self.run_dir = open_run(logdir, self.run_name)
+            if storage.is_remote(logdir):
+                self._remote = RemoteRun(logdir, self.run_name)
+                self.run_name, self.run_dir = self._remote.run_name, self._remote.url
+                local_dir = self._remote.local_dir
+                writer = open_writer(local_dir)
+            else:
+                self.run_name, self.run_dir = open_run(logdir, self.run_name)
             if requested is not None and self.run_name != requested:
                 warnings.warn(
                     f"aelog: run '{requested}' already exists in {logdir} (another process, "
                     f"or an earlier run); this run is written as '{self.run_name}'.",
                     AelogWarning, stacklevel=user_stacklevel())
-        self._log = RunLog(self.run_dir, self.run_name, writer=writer)
+        self._log = RunLog(local_dir or self.run_dir, self.run_name, writer=writer,
+                           on_write=self._remote.changed if self._remote else None)
         self._start_time = time.time()
 
         self._guard = ProbeGuard(self._record_failure)
@@ -270,6 +282,7 @@ class Monitor(HookPoints, StepCapture, StepValues, EndOfRun):
                 self._log.scalars(self.step, self._validation_values())
             if self.step > 0 or self._logged_steps:
                 self._guard.run("metadata", self._record_close)
+                self._guard.run("verdict", self._record_verdict)
         finally:
             self._closed = True
             if self._sync is not None:
@@ -280,6 +293,8 @@ class Monitor(HookPoints, StepCapture, StepValues, EndOfRun):
             atexit.unregister(self.close)
             if _ACTIVE.get(self.model) is self:
                 del _ACTIVE[self.model]
+            if self._remote is not None:  # the last upload, then the staged copy goes
+                self._remote.close()
 
     def __enter__(self) -> Monitor:
         return self

@@ -72,10 +72,7 @@ class CollapseDiagnosisPlugin(base_plugin.TBPlugin):
         return views.run_detail(self._cache.get(self._data, ctx, experiment_id, run))
 
     def compare_impl(self, ctx, experiment_id: str, runs: list[str]) -> dict:
-        entries = self._cache.refresh(self._data, ctx, experiment_id)
-        unknown = [name for name in runs if name not in entries]
-        if unknown:
-            raise errors.NotFoundError(f"no aelog run named {unknown[0]!r}")
+        entries = self._cache.with_series(self._data, ctx, experiment_id, runs)
         return views.comparison([entries[name].run for name in runs])
 
     # -- routes ------------------------------------------------------------------------

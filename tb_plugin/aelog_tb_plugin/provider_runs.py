@@ -34,6 +34,8 @@ class RunListing:
     has_tensors: bool
     fingerprint: tuple
     """changes whenever new data arrives for the run: (last step, last wall time, #series)."""
+    last_scalar_step: int | None = None
+    """the last step of its series: where a stored verdict must have been made to hold."""
 
 
 def list_aelog_runs(data: provider.DataProvider, ctx, experiment_id: str) -> list[RunListing]:
@@ -56,19 +58,25 @@ def list_aelog_runs(data: provider.DataProvider, ctx, experiment_id: str) -> lis
             max(s.max_wall_time for s in every),
             len(every),
         )
-        listings.append(RunListing(run, tuple(sorted(ours)), bool(own_tensors), fingerprint))
+        last_scalar_step = max((s.max_step for s in ours.values()), default=None)
+        listings.append(RunListing(run, tuple(sorted(ours)), bool(own_tensors), fingerprint,
+                                   last_scalar_step))
     return listings
 
 
 def read_runs(
-    data: provider.DataProvider, ctx, experiment_id: str, listings: Iterable[RunListing]
+    data: provider.DataProvider, ctx, experiment_id: str, listings: Iterable[RunListing],
+    with_series: bool = True,
 ) -> dict[str, RunData]:
-    """Read the series, metadata and records of the given runs in two provider calls."""
+    """Read the series, metadata and records of the given runs in two provider calls;
+    ``with_series=False``: metadata, records and stored verdict only, in one call (a
+    finished run's row needs no more)."""
     listings = list(listings)
     if not listings:
         return {}
     names = [listing.name for listing in listings]
-    tags = sorted({tag for listing in listings for tag in listing.scalar_tags})
+    tags = sorted({tag for listing in listings for tag in listing.scalar_tags}
+                  if with_series else ())
     scalars = (
         data.read_scalars(
             ctx,
@@ -88,7 +96,7 @@ def read_runs(
             plugin_name=fmt.PLUGIN_NAME,
             downsample=TENSOR_POINTS,
             run_tag_filter=provider.RunTagFilter(
-                runs=with_tensors, tags=[fmt.METADATA_TAG, fmt.RECORD_TAG]
+                runs=with_tensors, tags=[fmt.METADATA_TAG, fmt.RECORD_TAG, fmt.VERDICT_TAG]
             ),
         )
         if with_tensors
@@ -117,7 +125,10 @@ def _run_data(name: str, scalars: dict, tensors: dict) -> RunData:
         payload = _json_payload(datum.numpy)
         if payload is not None:
             records.append({"step": int(datum.step), **payload})
-    return RunData.from_tagged_points(name, points, metadata, records, problems)
+    run = RunData.from_tagged_points(name, points, metadata, records, problems)
+    verdicts = tensors.get(fmt.VERDICT_TAG) or []
+    run.verdict = _json_payload(verdicts[-1].numpy) if verdicts else None
+    return run
 
 
 def _json_payload(array) -> dict | None:

@@ -3,6 +3,10 @@
 The run list diagnoses every run; with 100+ runs that is only fast if a run that did not
 change since the last request costs nothing. The key is the run's fingerprint from the
 data provider's listing (last step, last wall time, number of series), which is cheap.
+
+A finished run carries the verdict ``close()`` wrote (see :mod:`aelog.diagnosis.stored`).
+While it holds, the run list reads no series at all: its row comes from the metadata,
+records and verdict, and the series are read when the run is opened or compared.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from dataclasses import dataclass
 from tensorboard import errors
 from tensorboard.data import provider
 
+from aelog.diagnosis.stored import stored_diagnosis
 from aelog.diagnosis.types import Diagnosis
 from aelog.logfile.run_data import RunData
 from aelog_tb_plugin.provider_runs import RunListing, list_aelog_runs, read_runs
@@ -29,6 +34,18 @@ class CachedRun:
     fingerprint: tuple
     run: RunData
     diagnosis: Diagnosis
+    series_read: bool = True
+    """False for a finished run listed from its stored verdict: ``run`` has no series yet."""
+    last_step: int | None = None
+    """the run's last logged step (known from the listing even when no series is read)."""
+
+    @property
+    def last_values(self) -> dict:
+        """Each headline signal's last value: from the series, or the stored verdict."""
+        if self.series_read:
+            return {name: series.last() for name, series in self.run.signals.items()}
+        stored = (self.run.verdict or {}).get("last_values")
+        return stored if isinstance(stored, dict) else {}
 
 
 def _default_diagnose(run: RunData) -> Diagnosis:
@@ -54,6 +71,7 @@ class RunCache:
     def __init__(self, diagnose: Callable[[RunData], Diagnosis] = _default_diagnose) -> None:
         self._diagnose = diagnose
         self._entries: dict[tuple[str, str], CachedRun] = {}
+        self._listings: dict[tuple[str, str], RunListing] = {}
         self._lock = threading.Lock()
 
     def refresh(
@@ -73,19 +91,50 @@ class RunCache:
             names = {listing.name for listing in listings}
             for key in [k for k in self._entries if k[0] == experiment_id and k[1] not in names]:
                 del self._entries[key]
+                self._listings.pop(key, None)
             return {name: self._entries[(experiment_id, name)] for name in sorted(names)}
 
     def get(self, data: provider.DataProvider, ctx, experiment_id: str, run: str) -> CachedRun:
-        """One run, fresh; ``NotFoundError`` (404) when the experiment has no such aelog run."""
+        """One run, fresh and with its series; ``NotFoundError`` (404) when the experiment
+        has no such aelog run."""
+        return self.with_series(data, ctx, experiment_id, [run])[run]
+
+    def with_series(self, data: provider.DataProvider, ctx, experiment_id: str,
+                    runs: list[str]) -> dict[str, CachedRun]:
+        """The named runs, fresh, each with its series read (opened, or compared)."""
         entries = self.refresh(data, ctx, experiment_id)
-        if run not in entries:
-            raise errors.NotFoundError(f"no aelog run named {run!r}")
-        return entries[run]
+        unknown = [name for name in runs if name not in entries]
+        if unknown:
+            raise errors.NotFoundError(f"no aelog run named {unknown[0]!r}")
+        with self._lock:
+            unread = [name for name in runs if not entries[name].series_read]
+            if unread:
+                listings = [self._listings[(experiment_id, name)] for name in unread]
+                read = read_runs(data, ctx, experiment_id, listings)
+                for name in unread:
+                    cached = entries[name]
+                    entries[name] = CachedRun(cached.fingerprint, read[name], cached.diagnosis,
+                                              True, cached.last_step)
+                    self._entries[(experiment_id, name)] = entries[name]
+        return {name: entries[name] for name in runs}
 
     def _update(self, data, ctx, experiment_id: str, listings: list[RunListing]) -> None:
-        runs = read_runs(data, ctx, experiment_id, listings)
         for listing in listings:
+            self._listings[(experiment_id, listing.name)] = listing
+        # Finished runs first, from their stored verdicts: no series read.
+        light = read_runs(data, ctx, experiment_id, listings, with_series=False)
+        unexplained = []
+        for listing in listings:
+            run = light[listing.name]
+            stored = stored_diagnosis(run, last_step=listing.last_scalar_step)
+            if stored is None:
+                unexplained.append(listing)
+                continue
+            self._entries[(experiment_id, listing.name)] = CachedRun(
+                listing.fingerprint, run, stored, False, listing.last_scalar_step)
+        runs = read_runs(data, ctx, experiment_id, unexplained)
+        for listing in unexplained:
             run = runs[listing.name]
             self._entries[(experiment_id, listing.name)] = CachedRun(
-                listing.fingerprint, run, safe_diagnose(self._diagnose, run)
-            )
+                listing.fingerprint, run, safe_diagnose(self._diagnose, run), True,
+                run.last_step)

@@ -31,7 +31,7 @@ GROUP_TAG = "team"
 
 def run_row(cached: CachedRun) -> dict:
     """One run in the run list: its diagnosis, tags, grouping and key numbers."""
-    run, diagnosis = cached.run, cached.diagnosis
+    run, diagnosis, last_values = cached.run, cached.diagnosis, cached.last_values
     config = run.metadata.get("config")
     config = config if isinstance(config, dict) else {}
     return {
@@ -39,9 +39,9 @@ def run_row(cached: CachedRun) -> dict:
         "tags": run.tags,
         "team": run.tags.get(GROUP_TAG),
         "path_group": run.name.split("/", 1)[0] if "/" in run.name else ".",
-        "last_step": run.last_step,
+        "last_step": cached.last_step,
         "trained": run.trained,
-        "key_signals": {name: _last(run.signal(name)) for name in KEY_SIGNALS},
+        "key_signals": {name: _plain(last_values.get(name)) for name in KEY_SIGNALS},
         "config": {key: _plain(config.get(key)) for key in CONFIG_KEYS},
         "problems": list(run.problems),
     }
@@ -102,10 +102,6 @@ def _series(series: Series) -> dict:
     if not finite.all():
         listed = [v if ok else None for v, ok in zip(listed, finite.tolist(), strict=True)]
     return {"steps": series.steps.tolist(), "values": listed}
-
-
-def _last(series: Series | None) -> float | None:
-    return None if series is None else _plain(series.last())
 
 
 def _plain(value):
