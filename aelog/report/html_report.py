@@ -10,6 +10,7 @@ import datetime as _dt
 from html import escape
 
 from aelog import __version__
+from aelog.diagnosis.teams import STATUS_ORDER, team_overview
 from aelog.diagnosis.types import Diagnosis
 from aelog.logfile import format as fmt
 from aelog.logfile.run_data import RunData
@@ -66,6 +67,7 @@ def build_report(source: str, items: list[tuple[RunData, Diagnosis]]) -> str:
         "<h1>aelog collapse report</h1>",
         f'<p class="meta">{len(items)} runs from {escape(source)}: {escape(summary)}. '
         f"Generated {generated} by aelog {escape(__version__)}.</p>",
+        _team_overview(items),
         _summary_table(items),
         *(_run_card(i, run, d) for i, (run, d) in enumerate(items)),
     ]
@@ -76,6 +78,30 @@ def build_report(source: str, items: list[tuple[RunData, Diagnosis]]) -> str:
         f"<title>aelog report: {escape(source)}</title><style>{STYLE}</style></head>"
         f"<body>{''.join(body)}</body></html>\n"
     )
+
+
+RUN_LINKS = 12
+"""runs linked per cause in the team overview; the rest are counted."""
+
+
+def _team_overview(items: list[tuple[RunData, Diagnosis]]) -> str:
+    """Per team: how many runs are healthy, at risk, collapsed, and the most frequent top
+    causes, each with links to its runs' cards."""
+    rows = []
+    for team in team_overview([d for _, d in items]):
+        counts = "".join(f"<td>{team.statuses.get(status, 0)}</td>" for status in STATUS_ORDER)
+        causes = []
+        for cause, runs in team.causes.items():
+            links = ", ".join(f'<a href="#run-{i}">{escape(items[i][1].run)}</a>'
+                              for i in runs[:RUN_LINKS])
+            more = f" and {len(runs) - RUN_LINKS} more" if len(runs) > RUN_LINKS else ""
+            causes.append(f'<div data-cause="{escape(cause)}"><b>{escape(cause)}</b> '
+                          f"({len(runs)}): {links}{more}</div>")
+        rows.append(f'<tr data-team="{escape(team.team)}"><td>{escape(team.team)}</td>'
+                    f"<td>{len(team.runs)}</td>{counts}<td>{''.join(causes) or '-'}</td></tr>")
+    return ('<table class="teams"><thead><tr><th>team</th><th>runs</th><th>healthy</th>'
+            "<th>at risk</th><th>collapsed</th><th>most frequent causes</th></tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table>")
 
 
 def _summary_table(items: list[tuple[RunData, Diagnosis]]) -> str:

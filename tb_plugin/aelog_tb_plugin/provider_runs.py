@@ -25,12 +25,20 @@ TENSOR_POINTS = 100
 """records kept per run: the Rust loader keeps 100 tensors per series, the Python one 10."""
 
 
+LISTED_SIGNALS = (fmt.RELATIVE_ERROR, fmt.OUTPUT_VARIANCE_RATIO, fmt.GRAD_NORM,
+                  fmt.CODE_EFFECTIVE_RANK)
+"""the series the run list asks the provider about: written at every logging step, so
+their last step and wall time change whenever a run logs. Listing all ~75 series of each
+run made the listing, not the reading, the run list's cost on a logdir of finished runs
+(the Python loader scans every point of each series it lists)."""
+
+
 @dataclass(frozen=True)
 class RunListing:
     """What the provider says about one aelog run without reading its values."""
 
     name: str
-    scalar_tags: tuple[str, ...]
+    has_scalars: bool
     has_tensors: bool
     fingerprint: tuple
     """changes whenever new data arrives for the run: (last step, last wall time, #series)."""
@@ -40,15 +48,22 @@ class RunListing:
 
 def list_aelog_runs(data: provider.DataProvider, ctx, experiment_id: str) -> list[RunListing]:
     """Every run holding aelog scalars or metadata, sorted by name."""
-    scalars = data.list_scalars(ctx, experiment_id=experiment_id, plugin_name=SCALARS_PLUGIN)
+    listed = provider.RunTagFilter(tags=[fmt.scalar_tag(name) for name in LISTED_SIGNALS])
+    scalars = data.list_scalars(ctx, experiment_id=experiment_id, plugin_name=SCALARS_PLUGIN,
+                                run_tag_filter=listed)
     tensors = data.list_tensors(ctx, experiment_id=experiment_id, plugin_name=fmt.PLUGIN_NAME)
+    known = {run for run, series in scalars.items() if series} | set(tensors)
+    others = [run.run_name for run in data.list_runs(ctx, experiment_id=experiment_id)
+              if run.run_name not in known]
+    if others:  # no headline series and no record: per-layer series only, or not ours
+        every = data.list_scalars(ctx, experiment_id=experiment_id, plugin_name=SCALARS_PLUGIN,
+                                  run_tag_filter=provider.RunTagFilter(runs=others))
+        for run, series in every.items():
+            scalars[run] = {tag: s for tag, s in series.items()
+                            if fmt.parse_scalar_tag(tag) is not None}
     listings = []
     for run in sorted(set(scalars) | set(tensors)):
-        ours = {
-            tag: series
-            for tag, series in (scalars.get(run) or {}).items()
-            if fmt.parse_scalar_tag(tag) is not None
-        }
+        ours = scalars.get(run) or {}
         own_tensors = tensors.get(run) or {}
         if not ours and not own_tensors:
             continue
@@ -59,7 +74,7 @@ def list_aelog_runs(data: provider.DataProvider, ctx, experiment_id: str) -> lis
             len(every),
         )
         last_scalar_step = max((s.max_step for s in ours.values()), default=None)
-        listings.append(RunListing(run, tuple(sorted(ours)), bool(own_tensors), fingerprint,
+        listings.append(RunListing(run, bool(ours), bool(own_tensors), fingerprint,
                                    last_scalar_step))
     return listings
 
@@ -75,17 +90,16 @@ def read_runs(
     if not listings:
         return {}
     names = [listing.name for listing in listings]
-    tags = sorted({tag for listing in listings for tag in listing.scalar_tags}
-                  if with_series else ())
+    with_scalars = [listing.name for listing in listings if listing.has_scalars]
     scalars = (
-        data.read_scalars(
+        data.read_scalars(  # every scalar of these runs: foreign tags are dropped below
             ctx,
             experiment_id=experiment_id,
             plugin_name=SCALARS_PLUGIN,
             downsample=SCALAR_POINTS,
-            run_tag_filter=provider.RunTagFilter(runs=names, tags=tags),
+            run_tag_filter=provider.RunTagFilter(runs=with_scalars),
         )
-        if tags
+        if with_series and with_scalars
         else {}
     )
     with_tensors = [listing.name for listing in listings if listing.has_tensors]

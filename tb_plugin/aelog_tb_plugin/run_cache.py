@@ -86,8 +86,9 @@ class RunCache:
                 if (cached := self._entries.get((experiment_id, listing.name))) is None
                 or cached.fingerprint != listing.fingerprint
             ]
-            for start in range(0, len(stale), READ_BATCH):
-                self._update(data, ctx, experiment_id, stale[start : start + READ_BATCH])
+            unexplained = self._from_verdicts(data, ctx, experiment_id, stale)
+            for start in range(0, len(unexplained), READ_BATCH):
+                self._update(data, ctx, experiment_id, unexplained[start : start + READ_BATCH])
             names = {listing.name for listing in listings}
             for key in [k for k in self._entries if k[0] == experiment_id and k[1] not in names]:
                 del self._entries[key]
@@ -118,10 +119,13 @@ class RunCache:
                     self._entries[(experiment_id, name)] = entries[name]
         return {name: entries[name] for name in runs}
 
-    def _update(self, data, ctx, experiment_id: str, listings: list[RunListing]) -> None:
+    def _from_verdicts(self, data, ctx, experiment_id: str,
+                       listings: list[RunListing]) -> list[RunListing]:
+        """Cache the finished runs whose stored verdict holds, from their metadata, records
+        and verdict alone, in one provider call (no series: they are small); returns the
+        runs that need their series read and diagnosed."""
         for listing in listings:
             self._listings[(experiment_id, listing.name)] = listing
-        # Finished runs first, from their stored verdicts: no series read.
         light = read_runs(data, ctx, experiment_id, listings, with_series=False)
         unexplained = []
         for listing in listings:
@@ -132,8 +136,11 @@ class RunCache:
                 continue
             self._entries[(experiment_id, listing.name)] = CachedRun(
                 listing.fingerprint, run, stored, False, listing.last_scalar_step)
-        runs = read_runs(data, ctx, experiment_id, unexplained)
-        for listing in unexplained:
+        return unexplained
+
+    def _update(self, data, ctx, experiment_id: str, listings: list[RunListing]) -> None:
+        runs = read_runs(data, ctx, experiment_id, listings)
+        for listing in listings:
             run = runs[listing.name]
             self._entries[(experiment_id, listing.name)] = CachedRun(
                 listing.fingerprint, run, safe_diagnose(self._diagnose, run), True,

@@ -88,3 +88,24 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
             browser.close()
     assert dialogs == []
     assert all(url.startswith("file://") for url in requests), requests
+
+
+def test_report_opens_on_each_teams_counts_and_causes_linked_to_their_runs(report):
+    html = open(report, encoding="utf-8").read()
+    overview = html[html.index('<table class="teams">'):html.index('<table class="summary">')]
+    rows = dict(re.findall(r'<tr data-team="([^"]*)">(.*?)</tr>', overview))
+    assert sorted(rows) == ["speech", "vision"]
+    cells = {team: re.findall(r"<td>(.*?)</td>", row) for team, row in rows.items()}
+    assert cells["vision"][:5] == ["vision", "1", "1", "0", "0"]  # runs, healthy, risk, collapsed
+    assert cells["speech"][:5] == ["speech", "2", "0", "0", "2"]
+    causes = re.findall(r'<div data-cause="([^"]*)"><b>[^<]*</b> \((\d+)\)', rows["speech"])
+    assert sum(int(count) for _, count in causes) == 2  # both collapsed runs, by top cause
+    links = re.findall(r'href="#(run-\d+)"', rows["speech"])
+    assert len(links) == 2
+    for anchor in links:  # each link leads to a collapsed run's card
+        card = html[html.index(f'id="{anchor}"'):]
+        card = card[:card.index("</section>")]
+        assert '<span class="status collapsed">' in card
+        top = re.search(r'<div class="cause" data-cause="([^"]*)"', card)
+        assert (top.group(1) if top else "no cause among the 15") in dict(causes)
+    assert "<td>-</td>" in rows["vision"]  # a healthy team: no cause to list
