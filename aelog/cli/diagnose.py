@@ -11,6 +11,7 @@ import sys
 from aelog.cli.loading import diagnose_runs, load_path
 from aelog.cli.table import format_table
 from aelog.cli.terminal_text import one_line, terminal_safe
+from aelog.diagnosis.stored import verdict_holds
 from aelog.diagnosis.types import AT_RISK, COLLAPSED, Diagnosis
 
 FAIL_ON = {COLLAPSED: (COLLAPSED,), AT_RISK: (AT_RISK, COLLAPSED)}
@@ -38,7 +39,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    diagnoses = diagnose_runs(load_path(args.path))
+    # a finished run whose stored verdict holds is not read past its verdict and metadata
+    diagnoses = diagnose_runs(load_path(args.path, light_when=verdict_holds))
     if args.json:
         from aelog.diagnosis.api import diagnoses_to_json
 

@@ -9,14 +9,15 @@ from aelog.diagnosis.types import AT_RISK, Diagnosis
 from aelog.logfile import storage
 from aelog.logfile.event_reader import read_event_file
 from aelog.logfile.run_data import RunData
-from aelog.logfile.runs import NoRunsError, find_run_dirs, load_runs
+from aelog.logfile.runs import LightWhen, NoRunsError, find_run_dirs, load_runs
 from aelog.logfile.storage import StorageError
 
 
-def load_path(path: str) -> list[RunData]:
-    """Every aelog run under ``path`` (logdir, run directory or event file)."""
+def load_path(path: str, light_when: LightWhen = None) -> list[RunData]:
+    """Every aelog run under ``path`` (logdir, run directory or event file); see
+    :data:`~aelog.logfile.runs.LightWhen` for ``light_when``."""
     try:
-        runs = load_runs(path)
+        runs = load_runs(path, light_when)
     except NoRunsError as error:
         problem = _first_reading_problem(path)
         raise CliError(f"{error} ({problem})" if problem else str(error)) from None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aelog.diagnosis.engine import diagnose_run
-from aelog.diagnosis.stored import stored_diagnosis
+from aelog.diagnosis.stored import stored_diagnosis, verdict_holds
 from aelog.diagnosis.types import Diagnosis
 from aelog.logfile.runs import load_runs
 
@@ -15,7 +15,8 @@ def diagnose(path: str) -> list[Diagnosis]:
     :mod:`aelog.diagnosis.stored`). Raises :class:`aelog.logfile.runs.NoRunsError` when
     there is nothing to read.
     """
-    return [stored_diagnosis(run) or diagnose_run(run) for run in load_runs(path)]
+    return [stored_diagnosis(run) or diagnose_run(run)
+            for run in load_runs(path, light_when=verdict_holds)]
 
 
 def diagnoses_to_json(diagnoses: list[Diagnosis]) -> dict:

@@ -46,6 +46,11 @@ def stored_diagnosis(run: RunData, last_step: int | None = None) -> Diagnosis | 
     return diagnosis
 
 
+def verdict_holds(run: RunData) -> bool:
+    """For readers that need only the verdict: the run's series need not be built."""
+    return stored_diagnosis(run) is not None
+
+
 def _from_json(data: dict) -> Diagnosis:
     """``Diagnosis.to_json()`` read back, refusing anything the engine could not have said."""
     status = data["status"]

@@ -62,6 +62,9 @@ class RunData:
     verdict: dict | None = None
     """the verdict ``close()`` wrote (``format.VERDICT_FIELDS``), if any: see
     :func:`aelog.diagnosis.stored.stored_diagnosis` for when it still holds."""
+    logged_to: int | None = None
+    """the last step logged, for a run read without its series (see
+    ``aelog.logfile.runs.LightWhen``); with series, ``last_step`` reads them."""
 
     def signal(self, name: str) -> Series | None:
         series = self.signals.get(name)
@@ -79,7 +82,7 @@ class RunData:
     @property
     def last_step(self) -> int | None:
         ends = [int(s.steps[-1]) for s in self.signals.values() if len(s)]
-        return max(ends) if ends else None
+        return max(ends) if ends else self.logged_to
 
     @property
     def trained(self) -> dict[str, float] | None:

@@ -10,12 +10,17 @@ from __future__ import annotations
 import json
 import os
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from aelog.logfile import format as fmt
 from aelog.logfile import storage
 from aelog.logfile.event_reader import ReadResult, read_event_bytes, read_event_file
 from aelog.logfile.run_data import RunData
+
+LightWhen = Callable[[RunData], bool] | None
+"""Given a run read without its series (metadata, records, verdict, last step), whether
+that is all the caller needs: then the series are not built. ``aelog diagnose`` passes
+"its stored verdict holds"; building the series is most of the cost of reading a run."""
 
 
 class NoRunsError(ValueError):
@@ -57,13 +62,13 @@ def _decode_json_tensor(value) -> dict | None:
     return payload if isinstance(payload, dict) else None
 
 
-def load_run(directory: str, name: str | None = None) -> RunData:
+def load_run(directory: str, name: str | None = None, light_when: LightWhen = None) -> RunData:
     """Read every event file of one run directory (oldest first) into RunData."""
     if storage.is_remote(directory):
         fs, root = storage.filesystem(directory)
         files = [path for path in fs.ls(root, detail=False) if _is_event_file(path)]
         run_name = name if name is not None else os.path.basename(root)
-        return _remote_runs(fs, [(run_name, directory, files)])[0]
+        return _remote_runs(fs, [(run_name, directory, files)], light_when)[0]
     problems: list[str] = []
     try:
         files = sorted(f for f in os.listdir(directory) if _is_event_file(f))
@@ -71,20 +76,60 @@ def load_run(directory: str, name: str | None = None) -> RunData:
         files = []
         problems.append(f"cannot list {directory}: {error.strerror or error}")
     run_name = name if name is not None else os.path.basename(os.path.normpath(directory))
-    read = ((filename, read_event_file(os.path.join(directory, filename))) for filename in files)
-    return _run_from_events(run_name, read, problems)
+    read = [(filename, read_event_file(os.path.join(directory, filename))) for filename in files]
+    return _run_from_events(run_name, read, problems, light_when)
 
 
-def _run_from_events(run_name: str, files: Iterable[tuple[str, ReadResult]],
-                     problems: list[str]) -> RunData:
+def _run_from_events(run_name: str, files: list[tuple[str, ReadResult]],
+                     problems: list[str], light_when: LightWhen = None) -> RunData:
     """One run from its event files' events, oldest file first."""
+    for filename, result in files:
+        if result.problem:
+            problems.append(f"{filename}: {result.problem}")
+    if light_when is not None:
+        light = _light_run(run_name, files, problems)
+        if light_when(light):
+            return light
+    return _full_run(run_name, files, problems)
+
+
+def _light_run(run_name: str, files: Iterable[tuple[str, ReadResult]],
+               problems: list[str]) -> RunData:
+    """The run without its series: metadata, records, verdict and the last step logged.
+    Each scalar event holds every value of its step, so its first value's tag tells it."""
+    metadata: dict = {}
+    records: list[dict] = []
+    verdict: dict | None = None
+    last_step: int | None = None
+    for _, result in files:
+        for event in result.events:
+            if not event.HasField("summary") or not event.summary.value:
+                continue
+            value = event.summary.value[0]
+            if value.tag.startswith(fmt.SCALAR_PREFIX):
+                last_step = event.step if last_step is None else max(last_step, event.step)
+            elif value.tag == fmt.METADATA_TAG:
+                payload = _decode_json_tensor(value)
+                if payload is not None and not metadata:
+                    metadata = payload
+            elif value.tag == fmt.RECORD_TAG:
+                payload = _decode_json_tensor(value)
+                if payload is not None:
+                    records.append({"step": int(event.step), **payload})
+            elif value.tag == fmt.VERDICT_TAG:
+                verdict = _decode_json_tensor(value) or verdict
+    run = RunData(run_name, metadata, records=records, problems=list(problems),
+                  verdict=verdict, logged_to=last_step)
+    return run
+
+
+def _full_run(run_name: str, files: Iterable[tuple[str, ReadResult]],
+              problems: list[str]) -> RunData:
     points: dict[str, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
     metadata: dict = {}
     records: list[dict] = []
     verdict: dict | None = None
-    for filename, result in files:
-        if result.problem:
-            problems.append(f"{filename}: {result.problem}")
+    for _, result in files:
         for event in result.events:
             if not event.HasField("summary"):
                 continue
@@ -141,7 +186,8 @@ def _find_remote_runs(url: str) -> list[tuple[str, str, list[str]]]:
     return found
 
 
-def _remote_runs(fs, found: list[tuple[str, str, list[str]]]) -> list[RunData]:
+def _remote_runs(fs, found: list[tuple[str, str, list[str]]],
+                 light_when: LightWhen = None) -> list[RunData]:
     """The runs found in a store, their event files fetched in one concurrent batch."""
     wanted = [path for _, _, paths in found for path in paths]
     contents = fs.cat(wanted, on_error="return") if wanted else {}
@@ -157,24 +203,26 @@ def _remote_runs(fs, found: list[tuple[str, str, list[str]]]) -> list[RunData]:
             else:
                 read.append((path.rsplit("/", 1)[-1], ReadResult(
                     problem=f"cannot read {fs.unstrip_protocol(path)}: {data}")))
-        runs.append(_run_from_events(name, read, []))
+        runs.append(_run_from_events(name, read, [], light_when))
     return runs
 
 
 def is_aelog_run(run: RunData) -> bool:
-    return bool(run.metadata) or bool(run.signals) or bool(run.layers)
+    return bool(run.metadata) or bool(run.signals) or bool(run.layers) or bool(run.verdict)
 
 
-def load_runs(path: str) -> list[RunData]:
-    """Every aelog run under ``path`` (a logdir, a run directory, or one event file).
+def load_runs(path: str, light_when: LightWhen = None) -> list[RunData]:
+    """Every aelog run under ``path`` (a logdir, a run directory, or one event file);
+    ``light_when``: see :data:`LightWhen`.
 
     Raises :class:`NoRunsError` with a plain message when there is nothing to read.
     """
     if storage.is_remote(path):
         fs, _ = storage.filesystem(path)
-        loaded = _remote_runs(fs, _find_remote_runs(path))
+        loaded = _remote_runs(fs, _find_remote_runs(path), light_when)
     else:
-        loaded = [load_run(directory, name) for name, directory in find_run_dirs(path)]
+        loaded = [load_run(directory, name, light_when)
+                  for name, directory in find_run_dirs(path)]
     runs = [run for run in loaded if is_aelog_run(run)]
     if not runs:
         raise NoRunsError(

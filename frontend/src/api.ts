@@ -11,8 +11,22 @@ async function getJson<T>(path: string): Promise<T> {
   return (await response.json()) as T;
 }
 
-export async function fetchRuns(): Promise<RunRow[]> {
-  return (await getJson<{ runs: RunRow[] }>("runs")).runs;
+/** Runs per request: a logdir of thousands comes in pages, the first drawn at once. */
+export const RUNS_PAGE = 1000;
+
+/** Every run, page by page; ``onPage`` sees the rows so far and the total after each. */
+export async function fetchRuns(
+  onPage?: (rows: RunRow[], total: number) => void,
+): Promise<RunRow[]> {
+  const rows: RunRow[] = [];
+  for (;;) {
+    const page = await getJson<{ runs: RunRow[]; total: number }>(
+      `runs?offset=${rows.length}&limit=${RUNS_PAGE}`,
+    );
+    rows.push(...page.runs);
+    if (!page.runs.length || rows.length >= page.total) return rows;
+    onPage?.(rows.slice(), page.total);
+  }
 }
 
 export function fetchRun(run: string): Promise<RunDetail> {

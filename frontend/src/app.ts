@@ -5,8 +5,12 @@ import { diagnosisCard } from "./card_view";
 import { symptomChart } from "./chart_view";
 import { diffView } from "./diff_view";
 import { clear, h } from "./dom";
-import { DATA_RELOADED, GET_URL_DATA, Host, RUNS_CHANGED } from "./host";
+import {
+  DATA_RELOADED, GET_URL_DATA, Host, RUNS_CHANGED, readUrlData, setUrlData,
+} from "./host";
 import { layerView } from "./layer_view";
+import { teamOverview } from "./overview_logic";
+import { overviewView } from "./overview_view";
 import { CODE_EFFECTIVE_RANK, OUTPUT_VARIANCE_RATIO, RANK_K_ERROR, RELATIVE_ERROR } from "./signals";
 import { type TableState, comparisonTable } from "./table_view";
 import { sortRows } from "./table_logic";
@@ -14,6 +18,9 @@ import { applyTheme } from "./theme";
 import type { RunDetail, RunRow } from "./types";
 
 const POLL_MS = 30_000;
+const URL_SAVE_MS = 800;
+/** the filter is written to the URL once typing pauses: one history entry, not one a key */
+const GROUPINGS = ["team", "folder", "none"];
 
 export class App {
   private rows: RunRow[] = [];
@@ -34,6 +41,15 @@ export class App {
     placeholder: "filter: words, or team:vision status:collapsed cause:dead_relu",
     "aria-label": "filter runs",
   });
+  private readonly groupSelect = h(
+    "select",
+    { class: "group-by", "aria-label": "group runs by" },
+    h("option", { value: "team" }, "group by team tag"),
+    h("option", { value: "folder" }, "group by first folder"),
+    h("option", { value: "none" }, "no groups"),
+  );
+  private readonly overviewBox = h("div", { class: "overview-area" });
+  private urlTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly message = h("div", { class: "message" });
   private readonly tableBox = h("div", { class: "table-area" });
   private readonly diffBox = h("section", { class: "diff-area" });
@@ -46,16 +62,20 @@ export class App {
     this.layout();
     this.host.on(DATA_RELOADED, () => void this.reload());
     this.host.on(RUNS_CHANGED, () => void this.reload());
-    const urlData = this.host.request(GET_URL_DATA);
+    const urlData = this.host.request(GET_URL_DATA, { pluginName: "aelog" });
     const first = this.reload();  // the table never waits for the host
     setInterval(() => void this.reload(), POLL_MS);
-    const data = (await urlData) as Record<string, string> | null;
+    const data = { ...(((await urlData) as Record<string, string> | null) ?? {}), ...readUrlData() };
     await first;
+    if (data?.group && GROUPINGS.includes(data.group)) {
+      this.state.groupBy = data.group as TableState["groupBy"];
+      this.groupSelect.value = data.group;
+    }
     if (data?.filter) {
       this.state.filter = data.filter;
       this.filterInput.value = data.filter;
-      this.drawTable();
     }
+    if (data?.group || data?.filter) this.drawTable();
     if (data?.run && this.rows.some((r) => r.run === data.run)) {
       this.state.selected = data.run;
       this.drawTable();
@@ -68,22 +88,19 @@ export class App {
     filter.addEventListener("input", () => {
       this.state.filter = filter.value;
       this.drawTable();
+      this.saveUrl();
     });
-    const group = h(
-      "select",
-      { class: "group-by", "aria-label": "group runs by" },
-      h("option", { value: "team" }, "group by team tag"),
-      h("option", { value: "folder" }, "group by first folder"),
-      h("option", { value: "none" }, "no groups"),
-    );
+    const group = this.groupSelect;
     group.addEventListener("change", () => {
       this.state.groupBy = group.value as TableState["groupBy"];
       this.drawTable();
+      this.saveUrl();
     });
     this.root.append(
       h("header", { class: "top" }, h("h1", {}, "Collapse Diagnosis"), this.summary),
       this.message,
       h("h2", {}, "Comparing runs across teams"),
+      this.overviewBox,
       h("div", { class: "controls" }, filter, group),
       this.tableBox,
       this.diffBox,
@@ -106,7 +123,11 @@ export class App {
     const themeChanged = dark !== this.dark;
     this.dark = dark;
     try {
-      this.rows = await fetchRuns();
+      this.rows = await fetchRuns((rows, total) => {
+        this.rows = rows;  // a long list: draw what came, say how much is coming
+        this.drawSummary(total);
+        this.drawTable();
+      });
       this.showMessage("");
     } catch (error) {
       this.showMessage(`Could not load the runs: ${String(error)}`);
@@ -132,15 +153,40 @@ export class App {
     this.root.dataset.state = "ready";
   }
 
-  private drawSummary(): void {
+  private drawSummary(total?: number): void {
     const count = (status: string) => this.rows.filter((r) => r.status === status).length;
     const time = new Date().toLocaleTimeString();
+    const coming = total && total > this.rows.length ? ` (loading: ${this.rows.length} of ${total})` : "";
     this.summary.textContent =
-      `${this.rows.length} runs: ${count("collapsed")} collapsed, ${count("at_risk")} at risk, ` +
-      `${count("healthy")} healthy. Updated ${time}.`;
+      `${this.rows.length} runs${coming}: ${count("collapsed")} collapsed, ` +
+      `${count("at_risk")} at risk, ${count("healthy")} healthy. Updated ${time}.`;
+  }
+
+  /** The filter, grouping and open run into TensorBoard's URL, once the user pauses. */
+  private saveUrl(): void {
+    if (this.urlTimer) clearTimeout(this.urlTimer);
+    this.urlTimer = setTimeout(() => {
+      setUrlData("filter", this.state.filter);
+      setUrlData("group", this.state.groupBy);
+      setUrlData("run", this.state.selected ?? "");
+    }, URL_SAVE_MS);
+  }
+
+  private drawOverview(): void {
+    clear(this.overviewBox);
+    if (this.rows.length < 2) return;
+    this.overviewBox.append(
+      overviewView(teamOverview(this.rows, this.state.groupBy), (filter) => {
+        this.state.filter = filter;
+        this.filterInput.value = filter;
+        this.drawTable();
+        this.saveUrl();
+      }),
+    );
   }
 
   private drawTable(): void {
+    this.drawOverview();
     clear(this.tableBox);
     if (!this.rows.length) {
       this.tableBox.append(h("p", { class: "muted" }, "No aelog runs in this logdir yet."));
@@ -156,6 +202,7 @@ export class App {
         select: (run) => {
           this.state.selected = run;
           this.drawTable();
+          this.saveUrl();
           void this.loadDetail();
         },
         toggleCompared: (run) => {

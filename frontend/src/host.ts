@@ -75,3 +75,40 @@ export class Host {
 export const RUNS_CHANGED = "experimental.RunsChanged";
 export const DATA_RELOADED = "experimental.DataReloaded";
 export const GET_URL_DATA = "experimental.GetURLPluginData";
+
+/**
+ * Keep a piece of the tab's state in TensorBoard's URL (``#aelog&p.aelog.filter=...``), so a
+ * link can be shared; read back at start through GET_URL_DATA. TensorBoard's own storage
+ * writes the hash; a parent we cannot reach (cross-origin, no TensorBoard) is left alone.
+ */
+export function setUrlData(key: string, value: string): void {
+  try {
+    if (window.parent === window) return;
+    const parent = window.parent as unknown as {
+      tensorboard?: { tf_storage?: { setString?: (key: string, value: string) => void } };
+    };
+    parent.tensorboard?.tf_storage?.setString?.(`p.aelog.${key}`, value);
+  } catch {
+    // a cross-origin parent: the state is not shared through the URL
+  }
+}
+
+/**
+ * The tab's keys in TensorBoard's URL (``p.aelog.*``), read from the parent's hash. The
+ * host's own answer to GET_URL_DATA comes from a copy of the hash that TensorBoard 2.21
+ * only refreshes on a hash change, so a shared link opened anew reads as empty there.
+ */
+export function readUrlData(): Record<string, string> {
+  const data: Record<string, string> = {};
+  try {
+    if (window.parent === window) return data;
+    for (const part of window.parent.location.hash.replace(/^#/, "").split("&")) {
+      const [key, value, ...rest] = part.split("=");
+      if (value === undefined || rest.length || !key.startsWith("p.aelog.")) continue;
+      data[decodeURIComponent(key).slice("p.aelog.".length)] = decodeURIComponent(value);
+    }
+  } catch {
+    // a cross-origin parent or a malformed escape: no URL state
+  }
+  return data;
+}

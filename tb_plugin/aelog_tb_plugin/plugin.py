@@ -64,9 +64,13 @@ class CollapseDiagnosisPlugin(base_plugin.TBPlugin):
 
     # -- logic -------------------------------------------------------------------------
 
-    def runs_impl(self, ctx, experiment_id: str) -> dict:
-        entries = self._cache.refresh(self._data, ctx, experiment_id)
-        return {"runs": [views.run_row(entry) for entry in entries.values()]}
+    def runs_impl(self, ctx, experiment_id: str, offset: int = 0,
+                  limit: int | None = None) -> dict:
+        """The run list, or one page of it (``offset``, ``limit``) with the ``total``."""
+        entries = list(self._cache.refresh(self._data, ctx, experiment_id).values())
+        page = entries[offset:] if limit is None else entries[offset:offset + limit]
+        return {"runs": [views.run_row(entry) for entry in page], "total": len(entries),
+                "offset": offset}
 
     def run_impl(self, ctx, experiment_id: str, run: str) -> dict:
         return views.run_detail(self._cache.get(self._data, ctx, experiment_id, run))
@@ -85,7 +89,10 @@ class CollapseDiagnosisPlugin(base_plugin.TBPlugin):
     @wrappers.Request.application
     def _runs_route(self, request):
         ctx, eid = _context(request)
-        return http_util.Respond(request, self.runs_impl(ctx, eid), "application/json")
+        offset = _count(request, "offset", 0)
+        limit = _count(request, "limit", None)
+        return http_util.Respond(request, self.runs_impl(ctx, eid, offset, limit),
+                                 "application/json")
 
     @wrappers.Request.application
     def _run_route(self, request):
@@ -121,6 +128,17 @@ class CollapseDiagnosisPlugin(base_plugin.TBPlugin):
 
 def _context(request) -> tuple[RequestContext, str]:
     return plugin_util.context(request.environ), plugin_util.experiment_id(request.environ)
+
+
+def _count(request, name: str, default: int | None) -> int | None:
+    """A non-negative integer query parameter, or a 400 naming it."""
+    values = request.args.getlist(name)
+    if not values:
+        return default
+    if len(values) > 1 or not values[0].isdigit() or len(values[0]) > 9:
+        raise errors.InvalidArgumentError(
+            f"{name} must be one non-negative integer, got {values[:2]!r}")
+    return int(values[0])
 
 
 def _one_run(request) -> str:

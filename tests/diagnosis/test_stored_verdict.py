@@ -15,7 +15,7 @@ from reliability.training import TinyAE, digits, train
 
 import aelog
 from aelog.diagnosis.engine import diagnose_run
-from aelog.diagnosis.stored import stored_diagnosis, verdict_payload
+from aelog.diagnosis.stored import stored_diagnosis, verdict_holds, verdict_payload
 from aelog.diagnosis.types import CauseFinding, Diagnosis
 from aelog.diagnosis.version import engine_version
 from aelog.logfile import format as fmt
@@ -41,6 +41,11 @@ def test_close_writes_the_verdict_the_engine_gives_on_the_file(tmp_path):
     assert run.verdict["step"] == run.last_step == 200
     # made from exactly what the file holds: the same as diagnosing the file afresh
     assert stored_diagnosis(run).to_json() == diagnose_run(run).to_json()
+    # and the API, which then reads no series, gives that same verdict
+    (light,) = load_runs(str(tmp_path), light_when=verdict_holds)
+    assert not light.signals and light.last_step == 200
+    (read,) = aelog.diagnose(str(tmp_path))
+    assert read.to_json() == diagnose_run(run).to_json()
 
 
 def _run_claiming(run_dir: str, verdict: dict | None, *, steps=STEPS) -> None:

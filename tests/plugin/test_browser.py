@@ -223,3 +223,32 @@ def test_a_verdict_without_a_ranked_cause_shows_why_in_the_card(page, served, tm
     assert "No cause ranked." not in card.inner_text()
     assert "cause not among the 15" not in card.locator("details.notes").inner_text()
     card.screenshot(path=str(tmp_path / "card_nan_batch.png"))
+
+
+def test_the_overview_filters_by_team_and_cause_and_the_url_keeps_the_view(page, served, tmp_path):
+    server, _ = served
+    frame = _open_tab(page, server.url)
+    speech = frame.locator("li.team-line[data-team='speech']")
+    assert "2 runs" in speech.inner_text()
+    speech.locator("button.cause-link", has_text="dead_relu").click()
+    assert frame.locator("input.filter").input_value() == "team:speech cause:dead_relu"
+    assert frame.locator("tr.run-row td.cell-run").all_inner_texts() == ["speech/dead_bottleneck"]
+    frame.locator("select.group-by").select_option("folder")
+    frame.locator("tr.run-row[data-run='speech/dead_bottleneck']").click()
+    page.wait_for_function(
+        "() => location.hash.includes('p.aelog.filter=') && location.hash.includes("
+        "'p.aelog.group=folder') && location.hash.includes('p.aelog.run=speech')",
+        timeout=10_000)
+    page.screenshot(path=str(tmp_path / "overview.png"))
+    shared = page.url
+
+    page.goto("about:blank")  # the link, opened anew, lands on the same view
+    page.goto(shared)
+    page.get_by_role("tab", name="Collapse Diagnosis").wait_for(timeout=30_000)
+    frame = page.frame_locator("iframe")
+    frame.locator(".aelog[data-state=ready]").wait_for(timeout=30_000)
+    sync_api.expect(frame.locator("input.filter")).to_have_value(
+        "team:speech cause:dead_relu", timeout=10_000)
+    assert frame.locator("select.group-by").input_value() == "folder"
+    assert frame.locator("tr.run-row td.cell-run").all_inner_texts() == ["speech/dead_bottleneck"]
+    frame.locator("h2", has_text="Run: speech/dead_bottleneck").wait_for(timeout=10_000)

@@ -91,7 +91,7 @@ def test_active_only_with_aelog_data(app, tmp_path, tensorboard_app):
     empty.mkdir()
     other = tensorboard_app(str(empty))
     assert other.client.get("/data/plugins_listing").get_json()["aelog"]["enabled"] is False
-    assert other.get_json("/runs") == {"runs": []}
+    assert other.get_json("/runs") == {"runs": [], "total": 0, "offset": 0}
 
 
 def test_half_written_and_corrupt_files_never_give_a_500(tmp_path, tensorboard_app):
@@ -125,3 +125,16 @@ def test_new_data_is_rediagnosed_and_unchanged_runs_are_not(tmp_path, tensorboar
     rows = {row["run"]: row["status"] for row in app.get_json("/runs")["runs"]}
     assert rows == {"a": "healthy", "b": "collapsed"}
     assert calls == ["a", "b"]
+
+
+def test_the_run_list_comes_in_pages_that_add_up_to_the_whole(app):
+    whole = app.get_json("/runs")
+    assert whole["total"] == len(whole["runs"]) == 3 and whole["offset"] == 0
+    pages = [app.get_json("/runs", offset=start, limit=2) for start in (0, 2, 4)]
+    assert [len(page["runs"]) for page in pages] == [2, 1, 0]
+    assert all(page["total"] == 3 for page in pages)
+    assert [row for page in pages for row in page["runs"]] == whole["runs"]
+    for bad in ({"offset": "-1"}, {"limit": "x"}, {"offset": "1e3"}, {"limit": "9" * 12}):
+        response = app.get("/runs", **bad)
+        assert response.status_code == 400, bad
+        assert "non-negative integer" in response.get_data(as_text=True)
