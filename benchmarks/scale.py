@@ -1,6 +1,7 @@
 """How reading scales with the number of runs: ``aelog diagnose`` and the plugin's run list.
 
-    python -m benchmarks.scale [--sizes 1,10,100,1000] [--steps 2000] [--no-write]
+    python -m benchmarks.scale [--sizes 1,10,100,1000] [--cli-sizes 10000] [--steps 2000]
+                               [--no-write]
 
 1. Trains one real run with ``aelog.watch`` (the MLP digits workload, default cadence).
 2. For each size, writes that many runs with aelog's EventWriter: the real run's series,
@@ -23,6 +24,7 @@ import datetime
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -184,18 +186,19 @@ def render(rows: list[dict], context: dict) -> str:
     ]
     for r in rows:
         n = r["runs"]
+        plugin = ("| - | - | - | - |" if r["load"] is None else
+                  f"| {r['load']:.2f} s | {r['first']:.2f} s | "
+                  f"{r['first'] / n * 1000:.1f} ms | {r['cached'] * 1000:.0f} ms |")
         lines.append(
             f"| {n:,} | {'yes' if r['verdicts'] else 'no'} | {r['events']:,} | "
-            f"{r['cli']:.2f} s | {r['cli'] / n * 1000:.1f} ms | {r['load']:.2f} s | "
-            f"{r['first']:.2f} s | {r['first'] / n * 1000:.1f} ms | "
-            f"{r['cached'] * 1000:.0f} ms |"
+            f"{r['cli']:.2f} s | {r['cli'] / n * 1000:.1f} ms {plugin}"
         )
     lines.append("")
     for verdicts in (True, False):
-        group = [r for r in rows if r["verdicts"] == verdicts]
-        sizes = [r["runs"] for r in group]
         for key, label in (("cli", "aelog diagnose"), ("first", "/runs first call"),
                            ("load", "TensorBoard's load"), ("cached", "/runs cached")):
+            group = [r for r in rows if r["verdicts"] == verdicts and r[key] is not None]
+            sizes = [r["runs"] for r in group]
             value = slope(sizes, [r[key] for r in group])
             if value is None:
                 continue
@@ -215,18 +218,27 @@ def write_section(text: str, path: str = RESULTS) -> None:
     replace(text, heading=HEADING, path=path)
 
 
-def measure(sizes: list[int], template_steps: int, root: str, echo=print) -> tuple[list, dict]:
+def measure(sizes: list[int], template_steps: int, root: str, echo=print,
+            cli_sizes: list[int] = ()) -> tuple[list, dict]:
     started = time.perf_counter()
     template = train_template(template_steps, os.path.join(root, "template"))
     echo(f"template run: {template_steps} steps in {time.perf_counter() - started:.1f} s")
     rows = []
     for verdicts in (True, False):
-        for runs in sizes:
+        for runs in sorted(set(sizes) | set(cli_sizes)):
             logdir = os.path.join(root, f"runs_{runs}_{'closed' if verdicts else 'open'}")
             events = write_runs(template, logdir, runs, template_steps, verdicts)
             row = {"runs": runs, "verdicts": verdicts, "events": events,
                    "cli": time_cli(logdir, runs)}
+            if runs in cli_sizes:
+                row.update(load=None, first=None, cached=None)
+                echo(f"{runs} runs ({'with' if verdicts else 'without'} verdicts): diagnose "
+                     f"{row['cli']:.2f} s")
+                rows.append(row)
+                shutil.rmtree(logdir, ignore_errors=True)
+                continue
             row.update(time_plugin(logdir, runs))
+            shutil.rmtree(logdir, ignore_errors=True)
             echo(f"{runs} runs ({'with' if verdicts else 'without'} verdicts): diagnose "
                  f"{row['cli']:.2f} s, load {row['load']:.2f} s, /runs {row['first']:.2f} s, "
                  f"cached {row['cached'] * 1000:.0f} ms")
@@ -242,13 +254,17 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="1,10,100,1000")
+    parser.add_argument("--cli-sizes", default="10000",
+                        help="larger sizes timed with aelog diagnose alone (TensorBoard's "
+                        "Python loader takes ~0.2 s a run to load; '' for none)")
     parser.add_argument("--steps", type=int, default=2000, help="training steps of the template")
     parser.add_argument("--no-write", action="store_true", help="print, do not edit RESULTS.md")
     parser.add_argument("--out", default=RESULTS)
     args = parser.parse_args(argv)
     sizes = sorted(int(s) for s in args.sizes.split(","))
     with tempfile.TemporaryDirectory(prefix="aelog-bench-scale-") as root:
-        rows, info = measure(sizes, args.steps, root)
+        cli_sizes = sorted(int(s) for s in args.cli_sizes.split(",") if s.strip())
+        rows, info = measure(sizes, args.steps, root, cli_sizes=cli_sizes)
     shown = argv if argv is not None else sys.argv[1:]
     context = {
         "command": "python -m benchmarks.scale" + (" " + " ".join(shown) if shown else ""),

@@ -163,10 +163,10 @@ def test_a_run_directory_that_vanishes_while_read(tmp_path, monkeypatch):
         write_small_run(str(tmp_path / name))
     real_load_run = runs_module.load_run
 
-    def load_then_delete_the_next(directory, name=None):
+    def load_then_delete_the_next(directory, name=None, light_when=None):
         if name == "a":
             shutil.rmtree(tmp_path / "b")
-        return real_load_run(directory, name)
+        return real_load_run(directory, name, light_when)
 
     monkeypatch.setattr(runs_module, "load_run", load_then_delete_the_next)
     assert [run.name for run in load_runs(str(tmp_path))] == ["a"]
