@@ -275,3 +275,18 @@ def test_a_run_killed_mid_write_leaves_a_readable_run_in_the_store(store, stagin
     assert in_store.last_step is not None and not in_store.problems  # whole uploads only
     (staged,) = load_runs(str(staging))  # the rest is on local disk, named in no warning yet
     assert staged.last_step >= in_store.last_step
+
+
+EXITING_CHILD = TRAINING_CHILD.replace("range(100000)", "range(60)")
+
+
+def test_a_script_that_ends_without_close_still_uploads_the_whole_run(store, staging):
+    store.make_bucket("exiting")
+    tests = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = EXITING_CHILD.format(tests=tests, logdir="s3://exiting/team-f")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, env=dict(os.environ))
+    assert done.returncode == 0, done.stderr
+    (run,) = load_runs("s3://exiting/team-f")  # closed at interpreter exit, then uploaded
+    assert run.last_step == 60 and run.trained is not None and not run.problems
+    assert _staged_files(staging) == []
