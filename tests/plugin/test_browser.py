@@ -222,7 +222,8 @@ def test_a_verdict_without_a_ranked_cause_shows_why_in_the_card(page, served, tm
     assert card.locator(".cause").count() == 0
     assert "No cause ranked." not in card.inner_text()
     assert "cause not among the 15" not in card.locator("details.notes").inner_text()
-    card.screenshot(path=str(tmp_path / "card_nan_batch.png"))
+    # the page, not the card: a reload (TensorBoard's 30 s one) may draw the card anew
+    page.screenshot(path=str(tmp_path / "card_nan_batch.png"))
 
 
 def test_the_overview_filters_by_team_and_cause_and_the_url_keeps_the_view(page, served, tmp_path):
