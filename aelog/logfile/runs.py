@@ -93,13 +93,32 @@ def _run_from_events(run_name: str, files: list[tuple[str, ReadResult]],
     return _full_run(run_name, files, problems)
 
 
+class _JsonParts:
+    """What a run's JSON tensors hold: metadata (the first), records, the last verdict."""
+
+    def __init__(self) -> None:
+        self.metadata: dict = {}
+        self.records: list[dict] = []
+        self.verdict: dict | None = None
+
+    def take(self, step: int, value) -> None:
+        if value.tag == fmt.METADATA_TAG:
+            payload = _decode_json_tensor(value)
+            if payload is not None and not self.metadata:
+                self.metadata = payload
+        elif value.tag == fmt.RECORD_TAG:
+            payload = _decode_json_tensor(value)
+            if payload is not None:
+                self.records.append({"step": int(step), **payload})
+        elif value.tag == fmt.VERDICT_TAG:
+            self.verdict = _decode_json_tensor(value) or self.verdict
+
+
 def _light_run(run_name: str, files: Iterable[tuple[str, ReadResult]],
                problems: list[str]) -> RunData:
     """The run without its series: metadata, records, verdict and the last step logged.
     Each scalar event holds every value of its step, so its first value's tag tells it."""
-    metadata: dict = {}
-    records: list[dict] = []
-    verdict: dict | None = None
+    parts = _JsonParts()
     last_step: int | None = None
     for _, result in files:
         for event in result.events:
@@ -108,57 +127,38 @@ def _light_run(run_name: str, files: Iterable[tuple[str, ReadResult]],
             value = event.summary.value[0]
             if value.tag.startswith(fmt.SCALAR_PREFIX):
                 last_step = event.step if last_step is None else max(last_step, event.step)
-            elif value.tag == fmt.METADATA_TAG:
-                payload = _decode_json_tensor(value)
-                if payload is not None and not metadata:
-                    metadata = payload
-            elif value.tag == fmt.RECORD_TAG:
-                payload = _decode_json_tensor(value)
-                if payload is not None:
-                    records.append({"step": int(event.step), **payload})
-            elif value.tag == fmt.VERDICT_TAG:
-                verdict = _decode_json_tensor(value) or verdict
-    run = RunData(run_name, metadata, records=records, problems=list(problems),
-                  verdict=verdict, logged_to=last_step)
-    return run
+            else:
+                parts.take(event.step, value)
+    return RunData(run_name, parts.metadata, records=parts.records, problems=list(problems),
+                   verdict=parts.verdict, logged_to=last_step)
 
 
 def _full_run(run_name: str, files: Iterable[tuple[str, ReadResult]],
               problems: list[str]) -> RunData:
     points: dict[str, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
-    metadata: dict = {}
-    records: list[dict] = []
-    verdict: dict | None = None
+    parts = _JsonParts()
     for _, result in files:
         for event in result.events:
             if not event.HasField("summary"):
                 continue
             for value in event.summary.value:
-                if value.tag.startswith(fmt.SCALAR_PREFIX):
-                    kind = value.WhichOneof("value")
-                    if kind == "simple_value":
-                        number = value.simple_value
-                    elif kind == "tensor" and value.tensor.float_val:
-                        number = value.tensor.float_val[0]
-                    elif kind == "tensor" and value.tensor.double_val:
-                        number = value.tensor.double_val[0]
-                    else:
-                        continue
-                    steps, values = points[value.tag]
-                    steps.append(event.step)
-                    values.append(number)
-                elif value.tag == fmt.METADATA_TAG:
-                    payload = _decode_json_tensor(value)
-                    if payload is not None and not metadata:
-                        metadata = payload
-                elif value.tag == fmt.RECORD_TAG:
-                    payload = _decode_json_tensor(value)
-                    if payload is not None:
-                        records.append({"step": int(event.step), **payload})
-                elif value.tag == fmt.VERDICT_TAG:
-                    verdict = _decode_json_tensor(value) or verdict
-    run = RunData.from_tagged_points(run_name, points, metadata, records, problems)
-    run.verdict = verdict
+                if not value.tag.startswith(fmt.SCALAR_PREFIX):
+                    parts.take(event.step, value)
+                    continue
+                kind = value.WhichOneof("value")
+                if kind == "simple_value":
+                    number = value.simple_value
+                elif kind == "tensor" and value.tensor.float_val:
+                    number = value.tensor.float_val[0]
+                elif kind == "tensor" and value.tensor.double_val:
+                    number = value.tensor.double_val[0]
+                else:
+                    continue
+                steps, values = points[value.tag]
+                steps.append(event.step)
+                values.append(number)
+    run = RunData.from_tagged_points(run_name, points, parts.metadata, parts.records, problems)
+    run.verdict = parts.verdict
     return run
 
 
