@@ -73,9 +73,10 @@ def _tagged_points(run: RunData) -> dict[str, tuple[list[int], list[float]]]:
 
 
 def write_runs(template: RunData, logdir: str, runs: int, max_steps: int,
-               verdicts: bool) -> int:
+               verdicts: bool, last_steps: dict[str, int] | None = None) -> int:
     """``runs`` copies of the template with their own length and scale, each closed with
-    its verdict where ``verdicts``; returns events written."""
+    its verdict where ``verdicts``; returns events written. ``last_steps``, when given,
+    receives each run's last written step under its run name (``team/run_0001``)."""
     from aelog.diagnosis.engine import diagnose_run
     from aelog.diagnosis.stored import verdict_payload
 
@@ -105,6 +106,8 @@ def write_runs(template: RunData, logdir: str, runs: int, max_steps: int,
                 steps.append(step)
                 kept.append(float(np.float32(value)))  # as the file holds it
             events += 1
+        if last_steps is not None:
+            last_steps[f"{team}/{name}"] = max(max(steps) for steps, _ in written.values())
         if verdicts:
             run = RunData.from_tagged_points(name, written, metadata)
             writer.write_verdict(run.last_step, verdict_payload(diagnose_run(run), run))
