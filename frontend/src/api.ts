@@ -14,18 +14,37 @@ async function getJson<T>(path: string): Promise<T> {
 /** Runs per request: a logdir of thousands comes in pages, the first drawn at once. */
 export const RUNS_PAGE = 1000;
 
-/** Every run, page by page; ``onPage`` sees the rows so far and the total after each. */
+interface RunsPage {
+  runs: RunRow[];
+  total: number;
+  listing: string;
+}
+
+/** Tries at a whole list before giving up: a listing replaced while it was paged restarts. */
+const LISTING_TRIES = 3;
+
+/**
+ * Every run, page by page, all pages cut from one listing (the first answer names it);
+ * ``onPage`` sees the rows so far and the total after each page but the last.
+ */
 export async function fetchRuns(
   onPage?: (rows: RunRow[], total: number) => void,
 ): Promise<RunRow[]> {
-  const rows: RunRow[] = [];
-  for (;;) {
-    const page = await getJson<{ runs: RunRow[]; total: number }>(
-      `runs?offset=${rows.length}&limit=${RUNS_PAGE}`,
-    );
-    rows.push(...page.runs);
-    if (!page.runs.length || rows.length >= page.total) return rows;
-    onPage?.(rows.slice(), page.total);
+  for (let attempt = 1; ; attempt++) {
+    const rows: RunRow[] = [];
+    let listing: string | null = null;
+    for (;;) {
+      const from: string = listing === null ? "" : `&listing=${encodeURIComponent(listing)}`;
+      const page: RunsPage = await getJson<RunsPage>(
+        `runs?offset=${rows.length}&limit=${RUNS_PAGE}${from}`,
+      );
+      if (listing !== null && page.listing !== listing) break;  // replaced: start over
+      listing = page.listing;
+      rows.push(...page.runs);
+      if (!page.runs.length || rows.length >= page.total) return rows;
+      onPage?.(rows.slice(), page.total);
+    }
+    if (attempt >= LISTING_TRIES) throw new Error("the run list kept changing while it was read");
   }
 }
 

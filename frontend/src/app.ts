@@ -30,6 +30,7 @@ export class App {
     groupBy: "team",
     selected: null,
     compared: [],
+    expanded: [],
   };
   private detail: RunDetail | null = null;
   private dark = false;
@@ -123,10 +124,12 @@ export class App {
     const themeChanged = dark !== this.dark;
     this.dark = dark;
     try {
+      let drawn = false;
       this.rows = await fetchRuns((rows, total) => {
-        this.rows = rows;  // a long list: draw what came, say how much is coming
+        this.rows = rows;  // a long list: draw its first page, then count what comes
         this.drawSummary(total);
-        this.drawTable();
+        if (!drawn) this.drawTable();
+        drawn = true;
       });
       this.showMessage("");
     } catch (error) {
@@ -204,6 +207,10 @@ export class App {
           this.drawTable();
           this.saveUrl();
           void this.loadDetail();
+        },
+        expand: (group) => {
+          this.state.expanded = [...this.state.expanded, group];
+          this.drawTable();
         },
         toggleCompared: (run) => {
           const picked = this.state.compared.filter((r) => r !== run);

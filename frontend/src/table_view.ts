@@ -1,7 +1,9 @@
 /** The comparison table: all runs, grouped, sortable by any column, filterable. */
 
 import { h } from "./dom";
-import { COLUMNS, type GroupBy, type SortState, filterRows, groupRows, groupSummary, sortRows } from "./table_logic";
+import {
+  COLUMNS, type GroupBy, type SortState, filterRows, groupRows, groupSummary, rowsToDraw, sortRows,
+} from "./table_logic";
 import type { RunRow } from "./types";
 
 export interface TableState {
@@ -10,12 +12,15 @@ export interface TableState {
   groupBy: GroupBy;
   selected: string | null;
   compared: string[];
+  /** groups drawn in full (others draw their first GROUP_ROWS rows). */
+  expanded: string[];
 }
 
 export interface TableEvents {
   sortBy(key: string): void;
   select(run: string): void;
   toggleCompared(run: string): void;
+  expand(group: string): void;
 }
 
 export function comparisonTable(rows: RunRow[], state: TableState, events: TableEvents): HTMLElement {
@@ -30,6 +35,8 @@ export function comparisonTable(rows: RunRow[], state: TableState, events: Table
   }
   table.append(h("thead", {}, head));
   const body = h("tbody", {});
+  const keep = state.selected ? [state.selected, ...state.compared] : state.compared;
+  let drawnCount = 0;
   for (const group of groupRows(shown, state.groupBy)) {
     if (state.groupBy !== "none") {
       body.append(
@@ -40,10 +47,14 @@ export function comparisonTable(rows: RunRow[], state: TableState, events: Table
         ),
       );
     }
-    for (const row of group.rows) body.append(runRow(row, state, events));
+    const { drawn, hidden } = rowsToDraw(group.rows, state.expanded.includes(group.name), keep);
+    for (const row of drawn) body.append(runRow(row, state, events));
+    drawnCount += drawn.length;
+    if (hidden) body.append(moreRow(group.name, hidden, state.groupBy !== "none", events));
   }
   table.append(body);
-  const count = h("div", { class: "muted table-count" }, `${shown.length} of ${rows.length} runs shown`);
+  const listed = drawnCount < shown.length ? ` (${drawnCount} drawn)` : "";
+  const count = h("div", { class: "muted table-count" }, `${shown.length} of ${rows.length} runs shown${listed}`);
   return h("div", { class: "table-box" }, count, table);
 }
 
@@ -64,4 +75,11 @@ function runRow(row: RunRow, state: TableState, events: TableEvents): HTMLElemen
   }
   tr.addEventListener("click", () => events.select(row.run));
   return tr;
+}
+
+function moreRow(group: string, hidden: number, named: boolean, events: TableEvents): HTMLElement {
+  const button = h("button", { class: "more-rows", type: "button" },
+    `Show ${hidden} more run${hidden === 1 ? "" : "s"}${named ? ` of ${group}` : ""}`);
+  button.addEventListener("click", () => events.expand(group));
+  return h("tr", { class: "more-row" }, h("td", { colspan: String(COLUMNS.length + 1) }, button));
 }

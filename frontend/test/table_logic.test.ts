@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
-  COLUMNS, NO_TEAM, filterRows, groupRows, groupSummary, lastStepText, sortRows,
+  COLUMNS, GROUP_ROWS, NO_TEAM, filterRows, groupRows, groupSummary, lastStepText, rowsToDraw,
+  sortRows,
 } from "../src/table_logic";
 import type { RunRow } from "../src/types";
 
@@ -96,4 +97,17 @@ test("the last logged step says how far the run trained when it went on past it"
   assert.equal(lastStepText(row("a", "healthy", { last_step: 799, trained: trained(800) })), "799");
   assert.equal(lastStepText(row("a", "healthy", { last_step: 104 })), "104");
   assert.equal(lastStepText(row("a", "healthy", { last_step: null })), "–");
+});
+
+test("a long group draws its first rows, the open and picked runs, and counts the rest", () => {
+  const many = Array.from({ length: GROUP_ROWS + 50 }, (_, i) =>
+    row(`team/run_${String(i).padStart(4, "0")}`, "healthy"));
+  const { drawn, hidden } = rowsToDraw(many, false, ["team/run_0230", "team/run_0003"]);
+  assert.equal(drawn.length, GROUP_ROWS + 1);
+  assert.equal(hidden, 49);
+  assert.deepEqual(drawn.slice(0, GROUP_ROWS), many.slice(0, GROUP_ROWS));
+  assert.equal(drawn[GROUP_ROWS].run, "team/run_0230");
+  assert.deepEqual(rowsToDraw(many, true, []), { drawn: many, hidden: 0 });
+  const few = many.slice(0, 3);
+  assert.deepEqual(rowsToDraw(few, false, []), { drawn: few, hidden: 0 });
 });

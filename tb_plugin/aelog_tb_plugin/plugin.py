@@ -18,6 +18,7 @@ from werkzeug import wrappers
 
 from aelog.logfile import format as fmt
 from aelog_tb_plugin import views
+from aelog_tb_plugin.listings import Listings
 from aelog_tb_plugin.run_cache import RunCache
 from aelog_tb_plugin.static_files import read_static
 
@@ -37,6 +38,9 @@ class CollapseDiagnosisPlugin(base_plugin.TBPlugin):
     def __init__(self, context: base_plugin.TBContext, warm_cache: bool = False) -> None:
         self._data = context.data_provider
         self._cache = RunCache()
+        self._listings = Listings()
+        self._rows: dict[tuple[str, str], tuple] = {}
+        """each run's row beside the cache entry it was made from."""
         self._stop = threading.Event()
         if warm_cache and self._data is not None:
             threading.Thread(target=self._warm, name="aelog-warm-cache", daemon=True).start()
@@ -65,12 +69,27 @@ class CollapseDiagnosisPlugin(base_plugin.TBPlugin):
     # -- logic -------------------------------------------------------------------------
 
     def runs_impl(self, ctx, experiment_id: str, offset: int = 0,
-                  limit: int | None = None) -> dict:
-        """The run list, or one page of it (``offset``, ``limit``) with the ``total``."""
-        entries = list(self._cache.refresh(self._data, ctx, experiment_id).values())
-        page = entries[offset:] if limit is None else entries[offset:offset + limit]
-        return {"runs": [views.run_row(entry) for entry in page], "total": len(entries),
-                "offset": offset}
+                  limit: int | None = None, listing: str | None = None) -> dict:
+        """The run list, or one page of it (``offset``, ``limit``) with the ``total``; a
+        page of the ``listing`` an earlier answer named, while it is kept, else of a new
+        one (the answer names which: a client that gets another listing starts over)."""
+        rows = None if listing is None else self._listings.get(experiment_id, listing)
+        if rows is None:
+            entries = self._cache.refresh(self._data, ctx, experiment_id)
+            rows = [self._row(experiment_id, name, entry) for name, entry in entries.items()]
+            for key in [k for k in self._rows if k[0] == experiment_id and k[1] not in entries]:
+                del self._rows[key]
+            listing = self._listings.add(experiment_id, rows)
+        page = rows[offset:] if limit is None else rows[offset:offset + limit]
+        return {"runs": page, "total": len(rows), "offset": offset, "listing": listing}
+
+    def _row(self, experiment_id: str, name: str, entry) -> dict:
+        """A run's row, made again only when its cache entry changed."""
+        key = (experiment_id, name)
+        made = self._rows.get(key)
+        if made is None or made[0] is not entry:
+            made = self._rows[key] = (entry, views.run_row(entry))
+        return made[1]
 
     def run_impl(self, ctx, experiment_id: str, run: str) -> dict:
         return views.run_detail(self._cache.get(self._data, ctx, experiment_id, run))
@@ -91,7 +110,8 @@ class CollapseDiagnosisPlugin(base_plugin.TBPlugin):
         ctx, eid = _context(request)
         offset = _count(request, "offset", 0)
         limit = _count(request, "limit", None)
-        return http_util.Respond(request, self.runs_impl(ctx, eid, offset, limit),
+        listing = _listing(request)
+        return http_util.Respond(request, self.runs_impl(ctx, eid, offset, limit, listing),
                                  "application/json")
 
     @wrappers.Request.application
@@ -128,6 +148,17 @@ class CollapseDiagnosisPlugin(base_plugin.TBPlugin):
 
 def _context(request) -> tuple[RequestContext, str]:
     return plugin_util.context(request.environ), plugin_util.experiment_id(request.environ)
+
+
+def _listing(request) -> str | None:
+    """The listing a page is to be cut from: an id an earlier answer gave, or a 400."""
+    values = request.args.getlist("listing")
+    if not values:
+        return None
+    if len(values) > 1 or not values[0].isdigit() or len(values[0]) > 18:
+        raise errors.InvalidArgumentError(
+            f"listing must be one id from an earlier /runs answer, got {values[:2]!r}")
+    return values[0]
 
 
 def _count(request, name: str, default: int | None) -> int | None:

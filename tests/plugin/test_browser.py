@@ -253,3 +253,42 @@ def test_the_overview_filters_by_team_and_cause_and_the_url_keeps_the_view(page,
     assert frame.locator("select.group-by").input_value() == "folder"
     assert frame.locator("tr.run-row td.cell-run").all_inner_texts() == ["speech/dead_bottleneck"]
     frame.locator("h2", has_text="Run: speech/dead_bottleneck").wait_for(timeout=10_000)
+
+
+def test_a_long_list_comes_in_pages_and_long_groups_draw_their_first_rows(tmp_path):
+    """1,001 runs: two pages of /runs, one listing; a group of 1,000 draws its first rows
+    and a button for the rest; the open run is drawn even when it is past them."""
+    logdir = tmp_path / "many"
+    for index in range(1001):
+        team = "big" if index < 1000 else "small"
+        write_run(str(logdir / team / f"run_{index:04d}"), collapse_at=None, steps=3,
+                  every=1, team=team)
+    server = TensorBoard(str(logdir), load_fast=True, log_path=str(tmp_path / "tb.log"))
+    try:
+        server.wait_for_runs(1001)
+        with sync_api.sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM)
+            try:
+                page = browser.new_page(viewport={"width": 1500, "height": 1000})
+                pages: list[str] = []
+                page.on("request", lambda r: pages.append(r.url) if "/runs?" in r.url else None)
+                page.goto(server.url + "/#aelog&p.aelog.run=big%2Frun_0950")
+                frame = page.frame_locator("iframe")
+                frame.locator(".aelog[data-state=ready]").wait_for(timeout=60_000)
+                assert len(pages) == 2 and "listing=" in pages[1], pages
+                count = frame.locator(".table-count").inner_text()
+                assert count.startswith("1001 of 1001 runs shown"), count
+                rows = frame.locator("tr.run-row")
+                assert rows.count() == 200 + 1 + 1  # big's first 200, the open run, small's one
+                assert frame.locator("tr.run-row.selected").get_attribute("data-run") == (
+                    "big/run_0950")
+                more = frame.locator("button.more-rows")
+                assert more.inner_text() == "Show 799 more runs of big"
+                page.screenshot(path=str(tmp_path / "long-list.png"))
+                more.click()
+                frame.locator("tr.run-row >> nth=1000").wait_for(timeout=30_000)
+                assert rows.count() == 1001 and more.count() == 0
+            finally:
+                browser.close()
+    finally:
+        server.stop()

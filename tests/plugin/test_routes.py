@@ -91,7 +91,8 @@ def test_active_only_with_aelog_data(app, tmp_path, tensorboard_app):
     empty.mkdir()
     other = tensorboard_app(str(empty))
     assert other.client.get("/data/plugins_listing").get_json()["aelog"]["enabled"] is False
-    assert other.get_json("/runs") == {"runs": [], "total": 0, "offset": 0}
+    empty_list = other.get_json("/runs")
+    assert empty_list["runs"] == [] and empty_list["total"] == 0 and empty_list["offset"] == 0
 
 
 def test_half_written_and_corrupt_files_never_give_a_500(tmp_path, tensorboard_app):
@@ -138,3 +139,33 @@ def test_the_run_list_comes_in_pages_that_add_up_to_the_whole(app):
         response = app.get("/runs", **bad)
         assert response.status_code == 400, bad
         assert "non-negative integer" in response.get_data(as_text=True)
+    response = app.get("/runs", listing="../x")
+    assert response.status_code == 400
+    assert "listing must be one id from an earlier /runs answer" in response.get_data(as_text=True)
+
+
+def test_later_pages_are_cut_from_the_first_pages_listing(tmp_path, tensorboard_app):
+    """Pages named by the first answer's listing are that list, read once: a run arriving
+    in between neither shifts them nor costs another listing; a new first page sees it."""
+    from .synthetic_runs import write_run
+
+    for name in ("a", "c"):
+        write_run(str(tmp_path / name), collapse_at=None)
+    app = tensorboard_app(str(tmp_path))
+    first = app.get_json("/runs", offset=0, limit=1)
+    assert [row["run"] for row in first["runs"]] == ["a"] and first["total"] == 2
+    write_run(str(tmp_path / "b"), collapse_at=100)
+    app.multiplexer.AddRunsFromDirectory(str(tmp_path))
+    app.reload()
+    refreshes = []
+    cache = app.plugin._cache
+    refresh = cache.refresh
+    cache.refresh = lambda *args: refreshes.append(1) or refresh(*args)
+    second = app.get_json("/runs", offset=1, limit=1, listing=first["listing"])
+    assert [row["run"] for row in second["runs"]] == ["c"]
+    assert second["total"] == 2 and second["listing"] == first["listing"] and refreshes == []
+    anew = app.get_json("/runs", offset=0, limit=5)
+    assert [row["run"] for row in anew["runs"]] == ["a", "b", "c"]
+    assert anew["listing"] != first["listing"] and refreshes == [1]
+    unknown = app.get_json("/runs", offset=1, limit=1, listing="987654")
+    assert unknown["listing"] not in (first["listing"], "987654") and unknown["total"] == 3

@@ -1,0 +1,38 @@
+"""The run list as it stood when a client asked for its first page.
+
+A client fetching a long list page by page must get pages of one list: the same runs in
+the same order, whatever arrives in between, and without the plugin listing and sorting
+every run again for each page (at 10,000 runs that was most of the tab's wait). The
+first page's answer names its listing; later pages that name it are cut from it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections import OrderedDict
+
+KEPT = 4
+"""listings kept at once: a few clients paging at the same time; each is one list of rows."""
+
+
+class Listings:
+    def __init__(self, kept: int = KEPT) -> None:
+        self._kept = kept
+        self._rows: OrderedDict[tuple[str, str], list[dict]] = OrderedDict()
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def add(self, experiment_id: str, rows: list[dict]) -> str:
+        """Keep ``rows`` (the newest listing; the oldest kept goes) and return its id."""
+        with self._lock:
+            listing = str(next(self._ids))
+            self._rows[(experiment_id, listing)] = rows
+            while len(self._rows) > self._kept:
+                self._rows.popitem(last=False)
+            return listing
+
+    def get(self, experiment_id: str, listing: str) -> list[dict] | None:
+        """The rows of a listing still kept, or None (then the client starts anew)."""
+        with self._lock:
+            return self._rows.get((experiment_id, listing))
