@@ -11,12 +11,14 @@ back once the whole pass is done (``queue_callback``) and goes away with that st
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import torch
 from torch import nn
 from torch.autograd import Variable
 from torch.utils.hooks import RemovableHandle
+
+from aelog.sdk.outputs import output_fields
 
 
 class BackwardEnd:
@@ -69,10 +71,13 @@ class BackwardEnd:
 
 
 def _tensors(output: object) -> list[torch.Tensor]:
-    """The tensors in a model's output: a tensor, or a tuple, list or dict holding some."""
+    """The tensors in a model's output: a tensor, or a tuple, list, dict or output object
+    (see :func:`aelog.sdk.outputs.output_fields`) holding some."""
     if isinstance(output, torch.Tensor):
         return [output]
-    if isinstance(output, dict):
+    if not isinstance(output, (dict, tuple, list)):
+        output = output_fields(output) or output
+    if isinstance(output, Mapping):
         output = list(output.values())
     if isinstance(output, (tuple, list)):
         return [item for item in output if isinstance(item, torch.Tensor)]

@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 
 import torch
 
-from aelog.sdk.outputs import RECONSTRUCTION_KEYS
+from aelog.sdk.outputs import RECONSTRUCTION_KEYS, output_fields
 
 SLOTS = 1024
 WATCH_SHARE = 0.005
@@ -188,6 +188,8 @@ def _dated(kind: int, start: int, stride: int | None, checks: list[int], before:
 def _first_tensor(output: object) -> torch.Tensor | None:
     if type(output) is torch.Tensor:
         return output
+    if not isinstance(output, (Mapping, Sequence, torch.Tensor)):
+        output = output_fields(output) or output
     if isinstance(output, Mapping):
         for key in RECONSTRUCTION_KEYS:
             value = output.get(key)

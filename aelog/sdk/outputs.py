@@ -1,12 +1,15 @@
 """Read a model's output: the reconstruction and, for a VAE, mu and log-variance.
 
 Models return a tensor, a tuple/list (reconstruction first, VAEs as (recon, mu, logvar)),
-or a dict with the usual keys. Anything else raises :class:`UnexpectedOutput`, which the
-monitor turns into one warning and switches the output probes off.
+a dict with the usual keys, or an object holding them as attributes (a dataclass, or a
+small class of one's own, read like a dict). Anything else raises
+:class:`UnexpectedOutput`, which the monitor turns into one warning and switches the
+output probes off.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -42,6 +45,19 @@ class ParsedOutput:
         return torch.sigmoid(recon) if self.from_logits else recon
 
 
+def output_fields(output: object) -> Mapping | None:
+    """An output object's fields by name: every field of a dataclass, or a plain object's
+    attributes when one of them bears a reconstruction's name (a class of one's own, a
+    namespace). None for anything else."""
+    if dataclasses.is_dataclass(output) and not isinstance(output, type):
+        return {field.name: getattr(output, field.name) for field in dataclasses.fields(output)}
+    attributes = getattr(output, "__dict__", None)
+    if isinstance(attributes, dict) and any(
+            isinstance(attributes.get(key), torch.Tensor) for key in RECONSTRUCTION_KEYS):
+        return attributes
+    return None
+
+
 def parse_output(output: object) -> ParsedOutput:
     if isinstance(output, torch.Tensor):
         return ParsedOutput(output)
@@ -49,6 +65,9 @@ def parse_output(output: object) -> ParsedOutput:
         return _parse_mapping(output)
     if isinstance(output, Sequence) and not isinstance(output, (str, bytes)):
         return _parse_sequence(output)
+    fields = output_fields(output)
+    if fields is not None:
+        return _parse_mapping(fields)
     raise UnexpectedOutput(
         f"model output of type {type(output).__name__} holds no reconstruction tensor"
     )
@@ -58,6 +77,9 @@ def parse_pair(output: object) -> tuple[torch.Tensor, torch.Tensor | None]:
     """An encoder's output: a code tensor, or (mu, logvar) for a VAE encoder."""
     if isinstance(output, torch.Tensor):
         return output, None
+    fields = None if isinstance(output, (Mapping, Sequence)) else output_fields(output)
+    if fields is not None:
+        output = fields
     if isinstance(output, Mapping):
         mu, logvar = _first_key(output, MU_KEYS), _first_key(output, LOGVAR_KEYS)
         if mu is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 from sklearn.datasets import load_digits
@@ -44,6 +46,34 @@ class DictAE(MLPAE):
     def forward(self, x):
         z = self.encoder(x)
         return {"z": z, "x_hat": self.decoder(z)}
+
+
+@dataclass
+class AEOutput:
+    """An output class of one's own, as many codebases (and model hubs) define them."""
+
+    reconstruction: torch.Tensor
+    latent: torch.Tensor
+    loss: torch.Tensor | None = None
+
+
+class DataclassAE(MLPAE):
+    def forward(self, x):
+        z = self.encoder(x)
+        return AEOutput(self.decoder(z), z)
+
+
+class Namespaced:
+    """A plain class holding its tensors as attributes (no dataclass, no dict)."""
+
+    def __init__(self, **values) -> None:
+        self.__dict__.update(values)
+
+
+class NamespaceAE(MLPAE):
+    def forward(self, x):
+        z = self.encoder(x)
+        return Namespaced(z=z, x_hat=self.decoder(z))
 
 
 class VAE(nn.Module):
@@ -186,6 +216,10 @@ def train(model, optimizer, data, steps: int, batch: int = 64, target=None, loss
             out = out["x_hat"]
         elif isinstance(out, tuple):
             out = out[0]
+        elif isinstance(out, AEOutput):
+            out = out.reconstruction
+        elif isinstance(out, Namespaced):
+            out = out.x_hat
         loss = loss_fn(out, x if target is None else target(x))
         loss.backward()
         if optimizer is not None:

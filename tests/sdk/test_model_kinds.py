@@ -11,8 +11,10 @@ from sdk_fixtures import (
     VAE,
     Conv1dSequenceAE,
     ConvAE,
+    DataclassAE,
     DictAE,
     EncoderPairVAE,
+    NamespaceAE,
     PackedEncoderAE,
     RecurrentAE,
     TupleAE,
@@ -54,8 +56,10 @@ def _run(tmp_path, model, data, steps=25, log_every=1, **watch_kwargs):
         (MLPAE(), "encoder", 8),
         (TupleAE(), "encoder", 8),
         (DictAE(), "encoder", 8),
+        (DataclassAE(), "encoder", 8),
+        (NamespaceAE(), "encoder", 8),
     ],
-    ids=["tensor", "tuple", "dict"],
+    ids=["tensor", "tuple", "dict", "dataclass", "attributes"],
 )
 def test_output_kinds(tmp_path, model, latent_module, latent_size):
     torch.manual_seed(0)

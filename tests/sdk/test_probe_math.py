@@ -260,6 +260,35 @@ def test_output_parsing():
         parse_output({"loss": 1.0})
 
 
+def test_output_objects_are_read_by_their_field_names():
+    import types
+    from dataclasses import dataclass
+
+    x, mu, logvar = torch.zeros(4, 6), torch.zeros(4, 2), torch.ones(4, 2)
+
+    @dataclass
+    class VAEOutput:
+        loss: float
+        x_hat: torch.Tensor
+        z_mean: torch.Tensor
+        z_log_var: torch.Tensor
+
+    parsed = parse_output(VAEOutput(0.5, x, mu, logvar))
+    assert parsed.reconstruction is x and parsed.mu is mu and parsed.logvar is logvar
+
+    @dataclass
+    class Posterior:
+        mean: torch.Tensor
+        log_var: torch.Tensor
+
+    assert parse_pair(Posterior(mu, logvar)) == (mu, logvar)
+    assert parse_output(types.SimpleNamespace(recon=x, n=3)).reconstruction is x
+    with pytest.raises(UnexpectedOutput):  # an object's own attributes with no known name
+        parse_output(types.SimpleNamespace(_cache=x))
+    with pytest.raises(UnexpectedOutput):
+        parse_output(VAEOutput)  # the class, not an output
+
+
 def test_only_never_negative_activations_take_the_mean_for_the_mean_abs():
     from torch import nn
 
