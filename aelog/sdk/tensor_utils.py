@@ -2,37 +2,86 @@
 
 from __future__ import annotations
 
+import copy
 from collections import defaultdict
+from collections.abc import Mapping
 
 import torch
 
 from aelog.sdk.outputs import UnexpectedOutput
 
+INPUT_KEYS = (
+    "x", "input", "inputs", "image", "images", "img", "pixel_values", "input_ids", "tokens",
+    "data", "features", "signal", "audio", "waveform", "sequence", "seq",
+)
+"""names a batch dict gives the model's input, most usual first."""
+
+Place = int | str | tuple[int | str, str]
+"""where the input is: a positional index, a keyword name, or (either, key) for the entry
+of a dict passed in that place (``model(batch)`` with ``batch = {"image": x, ...}``)."""
+
 
 def first_tensor(args: tuple, kwargs: dict) -> torch.Tensor | None:
-    """The model's input: its first tensor argument, positional or keyword."""
+    """The model's input: its first tensor argument, positional or keyword, else the input
+    entry of a dict argument (see :func:`input_place`)."""
     place = input_place(args, kwargs)
     if place is None:
         return None
+    if isinstance(place, tuple):
+        outer, key = place
+        return (args[outer] if isinstance(outer, int) else kwargs[outer])[key]
     return args[place] if isinstance(place, int) else kwargs[place]
 
 
-def input_place(args: tuple, kwargs: dict) -> int | str | None:
-    """Where the input is: a positional index or a keyword name."""
+def input_place(args: tuple, kwargs: dict) -> Place | None:
+    """Where the input is: the first tensor argument; failing that, in the first dict
+    argument holding tensors, the entry with an input's usual name (``INPUT_KEYS``), else its
+    first tensor with a batch dimension."""
     for index, value in enumerate(args):
         if isinstance(value, torch.Tensor):
             return index
     for name, value in kwargs.items():
         if isinstance(value, torch.Tensor):
             return name
+    places = [*enumerate(args), *kwargs.items()]
+    for outer, value in places:
+        if isinstance(value, Mapping):
+            key = _input_key(value)
+            if key is not None:
+                return outer, key
     return None
 
 
-def with_input(args: tuple, kwargs: dict, place: int | str, value: torch.Tensor):
-    """The same call with another input in the input's place: ``(args, kwargs)``."""
+def _input_key(batch: Mapping) -> str | None:
+    for key in INPUT_KEYS:
+        if isinstance(batch.get(key), torch.Tensor) and batch[key].dim() >= 1:
+            return key
+    for key, value in batch.items():
+        if isinstance(key, str) and isinstance(value, torch.Tensor) and value.dim() >= 1:
+            return key
+    return None
+
+
+def with_input(args: tuple, kwargs: dict, place: Place, value: torch.Tensor):
+    """The same call with another input in the input's place: ``(args, kwargs)``. A batch
+    dict is copied with its input entry replaced; the caller's dict is left as it was."""
+    if isinstance(place, tuple):
+        outer, key = place
+        batch = args[outer] if isinstance(outer, int) else kwargs[outer]
+        value = _replaced(batch, key, value)
+        place = outer
     if isinstance(place, int):
         return args[:place] + (value,) + args[place + 1 :], kwargs
     return args, {**kwargs, place: value}
+
+
+def _replaced(batch: Mapping, key: str, value: torch.Tensor) -> Mapping:
+    try:
+        copied = copy.copy(batch)  # keeps the batch's own class (attribute access included)
+        copied[key] = value
+    except Exception:  # noqa: BLE001 - a read-only mapping: a plain dict of its entries
+        copied = {**batch, key: value}
+    return copied
 
 
 def matching_shape(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -238,6 +238,51 @@ def test_input_passed_by_keyword(tmp_path):
     assert run.metadata["config"]["input_size"] == 64
 
 
+class BatchDictAE(MLPAE):
+    """Takes the loader's batch dict whole, as many data pipelines hand it over."""
+
+    def forward(self, batch):
+        return {"x_hat": self.decoder(self.encoder(batch["image"] * batch["mask"]))}
+
+
+def _train_on_batch_dicts(model, optimizer, data, steps: int, seen: list) -> None:
+    for step in range(steps):
+        x = data[(step * 32) % 96:][:32]
+        batch = {"index": torch.arange(32), "image": x, "mask": torch.ones_like(x)}
+        optimizer.zero_grad()
+        ((model(batch)["x_hat"] - x) ** 2).mean().backward()
+        optimizer.step()
+        seen.append(sorted(batch) == ["image", "index", "mask"] and batch["image"] is x)
+
+
+def test_a_batch_dict_is_read_by_its_input_entry_and_left_as_it_was(tmp_path):
+    """``model(batch)`` with a dict: measured on its ``image`` entry (not the integer
+    ``index`` before it), the probes replay copies of the dict, and training is unchanged."""
+    data = digits(128)
+    torch.manual_seed(0)
+    bare = BatchDictAE()
+    bare_optimizer = torch.optim.Adam(bare.parameters(), lr=1e-2)
+    _train_on_batch_dicts(bare, bare_optimizer, data, 12, [])
+    torch.manual_seed(0)
+    model = BatchDictAE()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    seen: list[bool] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with aelog.watch(model, optimizer, logdir=tmp_path, log_every=1, identity_every=1,
+                         on_collapse=None) as monitor:
+            _train_on_batch_dicts(model, optimizer, data, 12, seen)
+    assert not [w for w in caught if issubclass(w.category, AelogWarning)]
+    assert all(seen)
+    run = monitor.run_data()
+    for signal in (fmt.RELATIVE_ERROR, fmt.OUTPUT_VARIANCE_RATIO, fmt.IDENTITY_RATIO,
+                   fmt.INPUT_STD):
+        assert len(run.signal(signal)) == 13, signal  # every step, and the end
+    assert run.metadata["config"]["input_size"] == 64
+    for trained, untouched in zip(model.parameters(), bare.parameters(), strict=True):
+        assert torch.equal(trained, untouched)
+
+
 def test_initialisation_is_described_against_pytorch_defaults(tmp_path):
     torch.manual_seed(0)
     model = MLPAE()
