@@ -99,17 +99,80 @@ def test_real_engine_runs_live_without_breaking_training(tmp_path):
     assert not [w for w in caught if issubclass(w.category, AelogWarning)]
 
 
+def _alert_on(action, diagnosis: Diagnosis, records: list[dict]):
+    """An alert whose engine answers ``diagnosis`` for a run holding ``records``."""
+    from aelog.logfile.run_data import RunData
+
+    alert = live_alert.CollapseAlert(action, engine=lambda run: diagnosis)
+    return alert, lambda step: alert.act(alert.diagnose(RunData("r", records=records)), step)
+
+
 def test_a_collapse_no_cause_names_is_warned_once_and_raised_with_its_note():
+    """NaN/Inf acts at once: a record says where it came in."""
     note = "cause not among the 15: the training inputs held NaN/Inf at step 7. Fix: check"
     diagnosis = Diagnosis("r", "collapsed", 7, [], ["NaN/Inf"], ["not checked: x", note])
-    alert = live_alert.CollapseAlert("warn")
+    nan = [{"step": 7, "kind": fmt.NONFINITE_RECORD, "where": "inputs"}]
+    _, act = _alert_on("warn", diagnosis, nan)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        alert.act(diagnosis, 9)
-        alert.act(diagnosis, 12)  # the same verdict again: no second warning
+        act(9)
+        act(12)  # the same verdict again: no second warning
     assert [str(w.message) for w in caught] == [f"aelog: step 9, collapsed: {note}"]
     with pytest.raises(CollapseDetected, match="cause not among the 15"):
-        live_alert.CollapseAlert("raise").act(diagnosis, 9)
+        _alert_on("raise", diagnosis, nan)[1](9)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        live_alert.CollapseAlert("warn").act(Diagnosis("r", "at_risk", 7, [], [], [note]), 9)
+        _alert_on("warn", Diagnosis("r", "at_risk", 7, [], [], [note]), nan)[1](9)
+
+
+def test_a_collapse_no_cause_explains_acts_only_once_it_lasts():
+    """Outputs at the mean early in a sound run are no alarm: a collapse without a cause
+    (and without NaN) acts once still there at 1.5x the step it was first seen at."""
+    note = "cause not among the 15 as far as measured; ruled out on their signals: x"
+    collapsed = Diagnosis("r", "collapsed", 0, [], ["outputs keep 4%"], [note])
+    recovered = Diagnosis("r", "healthy", None, [], [], [])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        alert, act = _alert_on("warn", collapsed, [])
+        act(100)
+        act(140)  # 1.4x: not yet
+        alert.engine = lambda run: recovered
+        act(160)  # the outputs spread: it never lasted
+        alert.engine = lambda run: collapsed
+        act(200)  # seen anew from step 200
+        act(290)
+        assert caught == []
+        act(300)
+    assert [str(w.message) for w in caught] == [f"aelog: step 300, collapsed: {note}"]
+    raising, act = _alert_on("raise", collapsed, [])
+    act(100)
+    with pytest.raises(CollapseDetected):
+        act(150)
+    named = Diagnosis("r", "collapsed", 0, [CauseFinding("lr_too_low", 0.8, 0, ["e"], "f")])
+    with pytest.raises(CollapseDetected, match="lr_too_low"):  # a named cause acts at once
+        _alert_on("raise", named, [])[1](100)
+
+
+def test_a_sound_run_that_starts_at_the_mean_prints_no_alarm(tmp_path):
+    """A GELU autoencoder under AdamW keeps 4% of the targets' variance at step 103 (the
+    engine calls that moment collapsed, no cause) and 50% by step 400: no console alarm."""
+    pytest.importorskip("aelog.diagnosis.engine")
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(64, 32), torch.nn.GELU(), torch.nn.Linear(32, 8),
+        torch.nn.Linear(8, 32), torch.nn.GELU(), torch.nn.Linear(32, 64))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    data = digits(1797)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with aelog.watch(model, optimizer, logdir=tmp_path, run_name="slow") as monitor:
+            for _ in range(400):
+                x = data[torch.randint(0, len(data), (64,))]
+                optimizer.zero_grad()
+                torch.nn.functional.mse_loss(model(x), x).backward()
+                optimizer.step()
+    run = monitor.run_data()
+    spread = run.signal(fmt.OUTPUT_VARIANCE_RATIO)
+    early = spread.values[(spread.steps >= 80) & (spread.steps <= 130)]
+    assert len(early) and early.max() < 0.1 < spread.values[-1]
+    assert [str(w.message) for w in caught if issubclass(w.category, CollapseWarning)] == []
