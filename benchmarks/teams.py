@@ -28,7 +28,6 @@ import datetime
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,7 +36,7 @@ import urllib.request
 
 from aelog.logfile import format as fmt
 from benchmarks.results_file import RESULTS, replace_section
-from benchmarks.scale import train_template, write_runs
+from benchmarks.scale import time_cli, train_template, write_runs
 from benchmarks.tab import _SCALAR_CHART_LINES, CHROMIUM
 
 TESTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests")
@@ -54,19 +53,6 @@ DIAGNOSE_GOAL_S = 60.0
 BROWSER_TIMEOUT_MS = 300_000
 SCALARS_TIMEOUT_MS = 120_000
 SCREENSHOT = "/tmp/aelog-teams-benchmark-{store}-{runs}-{tab}.png"
-
-
-def time_diagnose(logdir: str, runs: int) -> float:
-    command = [sys.executable, "-m", "aelog.cli.main", "diagnose", logdir, "--json"]
-    started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, timeout=3600)
-    seconds = time.perf_counter() - started
-    if done.returncode not in (0, 1):
-        raise RuntimeError(f"aelog diagnose exited {done.returncode}: {done.stderr[-500:]}")
-    listed = len(json.loads(done.stdout)["runs"])
-    if listed != runs:
-        raise RuntimeError(f"aelog diagnose listed {listed} runs of {runs} in {logdir}")
-    return seconds
 
 
 def upload(local: str, url: str) -> float:
@@ -251,8 +237,8 @@ def measure(sizes: list[int], stores: list[str], template_steps: int, root: str,
                     logdir = f"s3://{BUCKET}/runs_{runs}"
                     row["upload"] = upload(local, logdir)
                     print(f"  uploaded to {logdir} in {row['upload']:.0f} s", flush=True)
-                row["diagnose_cold"] = time_diagnose(logdir, runs)
-                row["diagnose_warm"] = time_diagnose(logdir, runs)
+                row["diagnose_cold"] = time_cli(logdir, runs)
+                row["diagnose_warm"] = time_cli(logdir, runs)
                 print(f"  {store}: aelog diagnose {row['diagnose_cold']:.1f} s, then "
                       f"{row['diagnose_warm']:.1f} s", flush=True)
                 row.update(measure_tensorboard(logdir, store, last_steps, load_limit,
