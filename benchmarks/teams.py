@@ -335,6 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--load-limit", type=float, default=900,
                         help="seconds to wait for TensorBoard to hold every run")
     parser.add_argument("--no-write", action="store_true", help="print, do not edit RESULTS.md")
+    parser.add_argument("--out", default=RESULTS)
     args = parser.parse_args(argv)
     sizes = sorted(int(s) for s in args.sizes.split(","))
     stores = [s.strip() for s in args.stores.split(",") if s.strip()]
@@ -353,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     })
     print(text)
     if not args.no_write:
-        replace_section(text, HEADING, RESULTS)
+        replace_section(text, HEADING, args.out)
     return 0
 
 

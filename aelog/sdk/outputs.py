@@ -10,6 +10,7 @@ output probes off.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -46,16 +47,23 @@ class ParsedOutput:
 
 
 def output_fields(output: object) -> Mapping | None:
-    """An output object's fields by name: every field of a dataclass, or a plain object's
-    attributes when one of them bears a reconstruction's name (a class of one's own, a
-    namespace). None for anything else."""
+    """An output object's fields by name: every field of a dataclass; or, for any other
+    object, its tensors under the usual names (reconstruction, mu, log-variance), read
+    without running its code (no property or ``__getattr__`` is called). None when there
+    are none."""
     if dataclasses.is_dataclass(output) and not isinstance(output, type):
         return {field.name: getattr(output, field.name) for field in dataclasses.fields(output)}
-    attributes = getattr(output, "__dict__", None)
-    if isinstance(attributes, dict) and any(
-            isinstance(attributes.get(key), torch.Tensor) for key in RECONSTRUCTION_KEYS):
-        return attributes
-    return None
+    if isinstance(output, (type, torch.nn.Module)):
+        return None
+    found = {}
+    for key in (*RECONSTRUCTION_KEYS, *MU_KEYS, *LOGVAR_KEYS):
+        try:
+            value = inspect.getattr_static(output, key)
+        except AttributeError:
+            continue
+        if isinstance(value, torch.Tensor):
+            found[key] = value
+    return found if any(key in found for key in RECONSTRUCTION_KEYS) else None
 
 
 def parse_output(output: object) -> ParsedOutput:

@@ -285,6 +285,14 @@ def test_output_objects_are_read_by_their_field_names():
     assert parse_output(types.SimpleNamespace(recon=x, n=3)).reconstruction is x
     with pytest.raises(UnexpectedOutput):  # an object's own attributes with no known name
         parse_output(types.SimpleNamespace(_cache=x))
+
+    class Lazy:
+        @property
+        def recon(self) -> torch.Tensor:
+            raise AssertionError("an output's code is never run to read it")
+
+    with pytest.raises(UnexpectedOutput):
+        parse_output(Lazy())
     with pytest.raises(UnexpectedOutput):
         parse_output(VAEOutput)  # the class, not an output
 

@@ -115,7 +115,7 @@ def test_outputs_that_are_lists_or_change_between_steps_train_on(tmp_path, model
     assert len(mon.run_data().signal(fmt.GRAD_NORM)) >= 30
 
 
-def test_an_unhookable_output_object_trains_on(tmp_path):
+def test_an_output_object_of_a_class_made_on_the_fly_is_read(tmp_path):
     class Opaque(nn.Module):
         def __init__(self) -> None:
             super().__init__()
@@ -133,3 +133,4 @@ def test_an_unhookable_output_object_trains_on(tmp_path):
             ((model(data).recon - data) ** 2).mean().backward()
             optimizer.step()
     assert mon.step == 5
+    assert len(mon.run_data().signal(fmt.RELATIVE_ERROR)) == 6  # each step, and the end
