@@ -220,4 +220,13 @@ def _worst_symptom(run: RunData) -> Symptom:
             f"outputs keep {m.fmt_num(100 * level)}% of the targets' variance"
             + ("" if error is None else f", relative error {m.fmt_num(error)} (1 = mean)")
         )
+    elif error is None:
+        symptom.notes.append(NOT_MEASURED)
     return symptom
+
+
+NOT_MEASURED = (
+    "the outputs were not measured (neither their spread nor their error was logged; when "
+    "the output probe switched itself off, the training console said why): this verdict "
+    "cannot say whether they collapsed"
+)

@@ -1,6 +1,7 @@
 """Read a model's output: the reconstruction and, for a VAE, mu and log-variance.
 
-Models return a tensor, a tuple/list (reconstruction first, VAEs as (recon, mu, logvar)),
+Models return a tensor, a tuple/list (reconstruction first, VAEs as (recon, mu, logvar);
+a loss or other scalars before them are passed over),
 a dict with the usual keys, or an object holding them as attributes (a dataclass, or a
 small class of one's own, read like a dict). Anything else raises
 :class:`UnexpectedOutput`, which the monitor turns into one warning and switches the
@@ -143,7 +144,17 @@ def _parse_mapping(output: Mapping) -> ParsedOutput:
     return ParsedOutput(recon, mu, logvar if mu is not None else None, from_logits)
 
 
+def _is_scalar(item: object) -> bool:
+    """A loss or a count handed back beside the outputs: a 0-d tensor or a number."""
+    return (isinstance(item, torch.Tensor) and item.dim() == 0) or (
+        isinstance(item, (int, float)) and not isinstance(item, bool))
+
+
 def _parse_sequence(output: Sequence) -> ParsedOutput:
+    start = 0  # models that return (loss, reconstruction, ...): the scalars come first
+    while start < len(output) and _is_scalar(output[start]):
+        start += 1
+    output = output[start:]
     if not output or not isinstance(output[0], torch.Tensor):
         raise UnexpectedOutput(
             "model output sequence does not start with a reconstruction tensor"

@@ -263,3 +263,15 @@ def test_a_slow_fall_leaves_a_run_at_risk_and_a_steep_one_is_still_learning():
     steep = dict(slow)
     steep[fmt.RELATIVE_ERROR] = np.linspace(0.95, 0.5, len(slow[fmt.RELATIVE_ERROR]))
     assert diagnose_run(build(steep, healthy_layers())).status == HEALTHY
+
+
+def test_a_run_whose_outputs_were_never_measured_says_so():
+    """The output probe off (an output it could not read): no healthy-looking silence."""
+    from aelog.diagnosis.symptom import NOT_MEASURED
+
+    signals = healthy_signals()
+    for unmeasured in (fmt.OUTPUT_VARIANCE_RATIO, fmt.RELATIVE_ERROR):
+        del signals[unmeasured]
+    diagnosis = diagnose_run(build(signals, healthy_layers()))
+    assert NOT_MEASURED in diagnosis.notes and diagnosis.symptom == []
+    assert NOT_MEASURED not in diagnose_run(healthy_run()).notes

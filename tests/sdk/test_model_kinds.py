@@ -324,3 +324,29 @@ def test_a_recurrent_encoder_over_packed_sequences_gives_its_code(tmp_path, bidi
     assert run.metadata["model"]["latent_module"] == "to_code"
     assert run.metadata["model"]["latent_size"] == 4
     assert len(run.signal(fmt.CODE_EFFECTIVE_RANK)) == 26
+
+
+class LossFirstAE(MLPAE):
+    """Returns (loss, reconstruction): the loss first, as some codebases hand it back."""
+
+    def forward(self, x):
+        recon = self.decoder(self.encoder(x))
+        return ((recon - x) ** 2).mean(), recon
+
+
+def test_a_loss_returned_before_the_reconstruction_is_passed_over(tmp_path):
+    torch.manual_seed(0)
+    model = LossFirstAE()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    data = digits(128)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with aelog.watch(model, optimizer, logdir=tmp_path, log_every=1,
+                         on_collapse=None) as monitor:
+            for step in range(10):
+                optimizer.zero_grad()
+                model(data[(step % 2) * 64:][:64])[0].backward()
+                optimizer.step()
+    assert not [w for w in caught if issubclass(w.category, AelogWarning)]
+    run = monitor.run_data()
+    assert len(run.signal(fmt.RELATIVE_ERROR)) == 11 and len(run.signal(fmt.IDENTITY_RATIO))

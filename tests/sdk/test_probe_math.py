@@ -254,6 +254,10 @@ def test_output_parsing():
     logits = parse_output({"logits": x})
     assert logits.from_logits and float(logits.reconstruction_values()[0, 0]) == 0.5
     assert parse_pair((mu, logvar)) == (mu, logvar)
+    loss = torch.tensor(0.3)
+    assert parse_output((loss, x)).reconstruction is x  # (loss, recon): the loss passed over
+    parsed = parse_output((loss, 2, x, mu, logvar))
+    assert parsed.reconstruction is x and parsed.is_vae
     with pytest.raises(UnexpectedOutput):
         parse_output("a string")
     with pytest.raises(UnexpectedOutput):
