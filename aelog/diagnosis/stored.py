@@ -14,17 +14,20 @@ import math
 from aelog.diagnosis.types import CAUSE_IDS, STATUSES, CauseFinding, Diagnosis
 from aelog.diagnosis.version import engine_version
 from aelog.logfile.run_data import RunData
+from aelog.logfile.verdict_row import row_fields
 
 
 def verdict_payload(diagnosis: Diagnosis, run: RunData) -> dict:
-    """What ``close()`` writes at ``format.VERDICT_TAG``: the verdict, and each headline
-    signal's last value, so a run list can show a finished run without its series."""
+    """What ``close()`` writes at ``format.VERDICT_TAG``: the verdict, each headline
+    signal's last value and the run's row (tags, configuration, what was trained), so a
+    run list can show a finished run from this alone."""
     last_values = {}
     for name, series in sorted(run.signals.items()):
         value = series.last()
         last_values[name] = value if value is not None and math.isfinite(value) else None
     return {"engine": engine_version(), "step": run.last_step,
-            "diagnosis": diagnosis.to_json(), "last_values": last_values}
+            "diagnosis": diagnosis.to_json(), "last_values": last_values,
+            "row": row_fields(run)}
 
 
 def stored_diagnosis(run: RunData, last_step: int | None = None) -> Diagnosis | None:

@@ -36,7 +36,13 @@ the run's last step). A tag of its own, so a reader can fetch it alone, and so
 TensorBoard's loaders, which sample a tag's tensors, always keep it (the newest is kept)."""
 VERDICT_FIELDS = ("engine", "step", "diagnosis")
 """``engine``: :func:`aelog.diagnosis.version.engine_version`; ``step``: the last step
-logged when it was made; ``diagnosis``: ``Diagnosis.to_json()``."""
+logged when it was made; ``diagnosis``: ``Diagnosis.to_json()``. Optional:
+``last_values`` (each headline signal's last value) and ``row`` (``VERDICT_ROW_FIELDS``)."""
+VERDICT_ROW_FIELDS = ("tags", "config", "trained")
+"""what a run list shows besides the verdict, copied from the metadata and the closed
+record into the verdict, so a reader of finished runs reads one tensor (or a file's last
+kilobytes) a run: ``tags`` and ``config`` as in the metadata, ``trained`` as
+``RunData.trained`` (None when not recorded)."""
 CLOSED_RECORD = "closed"
 """the record ``close()`` writes, with CLOSED_FIELDS: ``steps`` trained, ``logging_steps``,
 and ``logging_overhead`` (logging's share of the time since ``watch()``)."""

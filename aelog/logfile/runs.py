@@ -15,12 +15,17 @@ from collections.abc import Callable, Iterable
 from aelog.logfile import format as fmt
 from aelog.logfile import storage
 from aelog.logfile.event_reader import ReadResult, read_event_bytes, read_event_file
+from aelog.logfile.file_tail import TAIL_BYTES, read_tail, tail_events
 from aelog.logfile.run_data import RunData
+from aelog.logfile.verdict_row import run_from_verdict
 
 LightWhen = Callable[[RunData], bool] | None
 """Given a run read without its series (metadata, records, verdict, last step), whether
 that is all the caller needs: then the series are not built. ``aelog diagnose`` passes
-"its stored verdict holds"; building the series is most of the cost of reading a run."""
+"its stored verdict holds"; building the series is most of the cost of reading a run.
+A run of one event file is first read from that file's last kilobytes (see
+:mod:`aelog.logfile.file_tail`): a finished run's verdict carries its row, and where that
+is enough the rest of the file is never read."""
 
 
 class NoRunsError(ValueError):
@@ -37,7 +42,7 @@ def find_run_dirs(path: str) -> list[tuple[str, str]]:
     Run names follow TensorBoard: the path relative to the logdir, ``.`` for the logdir.
     """
     if storage.is_remote(path):
-        return [(name, directory) for name, directory, _ in _find_remote_runs(path)]
+        return [(name, directory) for name, directory, _, _ in _find_remote_runs(path)]
     path = storage.local_path(path)
     if not os.path.exists(path):
         raise NoRunsError(f"{path}: no such file or directory")
@@ -66,9 +71,11 @@ def load_run(directory: str, name: str | None = None, light_when: LightWhen = No
     """Read every event file of one run directory (oldest first) into RunData."""
     if storage.is_remote(directory):
         fs, root = storage.filesystem(directory)
-        files = [path for path in fs.ls(root, detail=False) if _is_event_file(path)]
+        listed = {info["name"]: info for info in fs.ls(root, detail=True)}
+        files = sorted(path for path in listed if _is_event_file(path))
         run_name = name if name is not None else os.path.basename(root)
-        return _remote_runs(fs, [(run_name, directory, files)], light_when)[0]
+        found = (run_name, directory, files, [_size(listed[path]) for path in files])
+        return _remote_runs(fs, [found], light_when)[0]
     problems: list[str] = []
     try:
         files = sorted(f for f in os.listdir(directory) if _is_event_file(f))
@@ -76,8 +83,26 @@ def load_run(directory: str, name: str | None = None, light_when: LightWhen = No
         files = []
         problems.append(f"cannot list {directory}: {error.strerror or error}")
     run_name = name if name is not None else os.path.basename(os.path.normpath(directory))
+    if light_when is not None and len(files) == 1 and not problems:
+        try:
+            tail, whole = read_tail(os.path.join(directory, files[0]))
+        except OSError:
+            tail, whole = b"", True  # the full read below names the problem
+        run = None if whole else _tail_run(run_name, tail)
+        if run is not None and light_when(run):
+            return run
     read = [(filename, read_event_file(os.path.join(directory, filename))) for filename in files]
     return _run_from_events(run_name, read, problems, light_when)
+
+
+def _tail_run(run_name: str, tail: bytes) -> RunData | None:
+    """The run as the last bytes of its one event file tell it: None unless they hold a
+    verdict that carries the run's row (see :mod:`aelog.logfile.verdict_row`)."""
+    events = tail_events(tail)
+    if events is None:
+        return None
+    parts, last_step = _parts_and_last_step(events)
+    return run_from_verdict(run_name, parts.verdict, last_step, parts.records)
 
 
 def _run_from_events(run_name: str, files: list[tuple[str, ReadResult]],
@@ -118,19 +143,25 @@ def _light_run(run_name: str, files: Iterable[tuple[str, ReadResult]],
                problems: list[str]) -> RunData:
     """The run without its series: metadata, records, verdict and the last step logged.
     Each scalar event holds every value of its step, so its first value's tag tells it."""
-    parts = _JsonParts()
-    last_step: int | None = None
-    for _, result in files:
-        for event in result.events:
-            if not event.HasField("summary") or not event.summary.value:
-                continue
-            value = event.summary.value[0]
-            if value.tag.startswith(fmt.SCALAR_PREFIX):
-                last_step = event.step if last_step is None else max(last_step, event.step)
-            else:
-                parts.take(event.step, value)
+    parts, last_step = _parts_and_last_step(
+        event for _, result in files for event in result.events)
     return RunData(run_name, parts.metadata, records=parts.records, problems=list(problems),
                    verdict=parts.verdict, logged_to=last_step)
+
+
+def _parts_and_last_step(events: Iterable) -> tuple[_JsonParts, int | None]:
+    """The JSON tensors of ``events`` and the last step their scalars were logged at."""
+    parts = _JsonParts()
+    last_step: int | None = None
+    for event in events:
+        if not event.HasField("summary") or not event.summary.value:
+            continue
+        value = event.summary.value[0]
+        if value.tag.startswith(fmt.SCALAR_PREFIX):
+            last_step = event.step if last_step is None else max(last_step, event.step)
+        else:
+            parts.take(event.step, value)
+    return parts, last_step
 
 
 def _full_run(run_name: str, files: Iterable[tuple[str, ReadResult]],
@@ -162,39 +193,56 @@ def _full_run(run_name: str, files: Iterable[tuple[str, ReadResult]],
     return run
 
 
-def _find_remote_runs(url: str) -> list[tuple[str, str, list[str]]]:
-    """``[(run_name, directory URL, event file paths)]`` under a URL, from one listing."""
+def _find_remote_runs(url: str) -> list[tuple[str, str, list[str], list[int | None]]]:
+    """``[(run_name, directory URL, event file paths, their sizes)]`` under a URL, from one
+    listing."""
     fs, root = storage.filesystem(url)
     try:
         if fs.isfile(root):
             directory = root.rsplit("/", 1)[0]
             return [(directory.rsplit("/", 1)[-1] or ".", fs.unstrip_protocol(directory),
-                     [root])]
-        paths = fs.find(root)
+                     [root], [_size(fs.info(root))])]
+        listed = fs.find(root, detail=True)
     except FileNotFoundError:
-        paths = []
-    if not paths:
+        listed = {}
+    if not listed:
         raise NoRunsError(f"{url}: no such file or directory, or nothing in it")
     by_directory: dict[str, list[str]] = defaultdict(list)
-    for path in sorted(paths):
+    for path in sorted(listed):
         if _is_event_file(path.rsplit("/", 1)[-1]):
             by_directory[path.rsplit("/", 1)[0]].append(path)
     found = []
     for directory in sorted(by_directory):
         relative = directory[len(root):].strip("/") or "."
-        found.append((relative, fs.unstrip_protocol(directory), by_directory[directory]))
+        paths = by_directory[directory]
+        found.append((relative, fs.unstrip_protocol(directory), paths,
+                      [_size(listed[path]) for path in paths]))
     return found
 
 
-def _remote_runs(fs, found: list[tuple[str, str, list[str]]],
+def _size(info: dict) -> int | None:
+    size = info.get("size") if isinstance(info, dict) else None
+    return size if isinstance(size, int) else None
+
+
+def _remote_runs(fs, found: list[tuple[str, str, list[str], list[int | None]]],
                  light_when: LightWhen = None) -> list[RunData]:
-    """The runs found in a store, their event files fetched in one concurrent batch."""
-    wanted = [path for _, _, paths in found for path in paths]
+    """The runs found in a store, their event files fetched in one concurrent batch; with
+    ``light_when``, runs of one event file are first read from its last kilobytes, in
+    one batch too, and fetched whole only where those do not do."""
+    done: dict[int, RunData] = {}
+    if light_when is not None:
+        done = _remote_tail_runs(fs, found, light_when)
+    wanted = [path for index, (_, _, paths, _) in enumerate(found) if index not in done
+              for path in paths]
     contents = fs.cat(wanted, on_error="return") if wanted else {}
     if len(wanted) == 1 and not isinstance(contents, dict):  # cat of one path: its bytes
         contents = {wanted[0]: contents}
     runs = []
-    for name, _, paths in found:
+    for index, (name, _, paths, _) in enumerate(found):
+        if index in done:
+            runs.append(done[index])
+            continue
         read = []
         for path in paths:
             data = contents.get(path)
@@ -205,6 +253,27 @@ def _remote_runs(fs, found: list[tuple[str, str, list[str]]],
                     problem=f"cannot read {fs.unstrip_protocol(path)}: {data}")))
         runs.append(_run_from_events(name, read, [], light_when))
     return runs
+
+
+def _remote_tail_runs(fs, found: list[tuple[str, str, list[str], list[int | None]]],
+                      light_when: Callable[[RunData], bool]) -> dict[int, RunData]:
+    """The runs (by their index in ``found``) whose one event file's last kilobytes are
+    all ``light_when`` needs."""
+    tried = [(index, paths[0], sizes[0]) for index, (_, _, paths, sizes) in enumerate(found)
+             if len(paths) == 1 and sizes[0] is not None and sizes[0] > TAIL_BYTES]
+    if not tried:
+        return {}
+    tails = fs.cat_ranges([path for _, path, _ in tried],
+                          [size - TAIL_BYTES for _, _, size in tried],
+                          [size for _, _, size in tried], on_error="return")
+    done = {}
+    for (index, _, _), tail in zip(tried, tails, strict=True):
+        if not isinstance(tail, (bytes, bytearray)) or len(tail) != TAIL_BYTES:
+            continue  # an error, or the object changed since the listing: read it whole
+        run = _tail_run(found[index][0], bytes(tail))
+        if run is not None and light_when(run):
+            done[index] = run
+    return done
 
 
 def is_aelog_run(run: RunData) -> bool:

@@ -120,6 +120,23 @@ def read_runs(
             for name in names}
 
 
+def read_verdicts(data: provider.DataProvider, ctx, experiment_id: str,
+                  listings: Iterable[RunListing]) -> dict[str, dict | None]:
+    """Each run's stored verdict (the newest), in one provider call for the verdict tag
+    alone: a finished run's verdict carries its row (see :mod:`aelog.logfile.verdict_row`)."""
+    names = [listing.name for listing in listings if listing.has_tensors]
+    if not names:
+        return {}
+    tensors = data.read_tensors(
+        ctx, experiment_id=experiment_id, plugin_name=fmt.PLUGIN_NAME, downsample=1,
+        run_tag_filter=provider.RunTagFilter(runs=names, tags=[fmt.VERDICT_TAG]))
+    verdicts = {}
+    for name in names:
+        kept = (tensors.get(name) or {}).get(fmt.VERDICT_TAG) or []
+        verdicts[name] = _json_payload(kept[-1].numpy) if kept else None
+    return verdicts
+
+
 def _run_data(name: str, scalars: dict, tensors: dict) -> RunData:
     points = {
         tag: ([d.step for d in data], [d.value for d in data]) for tag, data in scalars.items()

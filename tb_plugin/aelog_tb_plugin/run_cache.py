@@ -5,8 +5,9 @@ change since the last request costs nothing. The key is the run's fingerprint fr
 data provider's listing (last step, last wall time, number of series), which is cheap.
 
 A finished run carries the verdict ``close()`` wrote (see :mod:`aelog.diagnosis.stored`).
-While it holds, the run list reads no series at all: its row comes from the metadata,
-records and verdict, and the series are read when the run is opened or compared.
+While it holds, the run list reads no series at all: its row comes from the verdict, which
+carries it (runs written before verdicts did: from the metadata, records and verdict), and
+the series are read when the run is opened or compared.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from tensorboard.data import provider
 from aelog.diagnosis.stored import stored_diagnosis
 from aelog.diagnosis.types import Diagnosis
 from aelog.logfile.run_data import RunData
-from aelog_tb_plugin.provider_runs import RunListing, list_aelog_runs, read_runs
+from aelog.logfile.verdict_row import run_from_verdict
+from aelog_tb_plugin.provider_runs import RunListing, list_aelog_runs, read_runs, read_verdicts
 
 UNKNOWN = "unknown"
 """status shown when the engine could not diagnose a run (the error is in its notes)."""
@@ -121,22 +123,31 @@ class RunCache:
 
     def _from_verdicts(self, data, ctx, experiment_id: str,
                        listings: list[RunListing]) -> list[RunListing]:
-        """Cache the finished runs whose stored verdict holds, from their metadata, records
-        and verdict alone, in one provider call (no series: they are small); returns the
-        runs that need their series read and diagnosed."""
+        """Cache the finished runs whose stored verdict holds, from the verdict alone (one
+        tensor a run, in one provider call), or where it carries no row from the metadata,
+        records and verdict (a second call, no series: they are small); returns the runs
+        that need their series read and diagnosed."""
         for listing in listings:
             self._listings[(experiment_id, listing.name)] = listing
-        light = read_runs(data, ctx, experiment_id, listings, with_series=False)
-        unexplained = []
+        verdicts = read_verdicts(data, ctx, experiment_id, listings)
+        rowless = []
         for listing in listings:
-            run = light[listing.name]
-            stored = stored_diagnosis(run, last_step=listing.last_scalar_step)
-            if stored is None:
-                unexplained.append(listing)
-                continue
-            self._entries[(experiment_id, listing.name)] = CachedRun(
-                listing.fingerprint, run, stored, False, listing.last_scalar_step)
-        return unexplained
+            run = run_from_verdict(listing.name, verdicts.get(listing.name),
+                                   listing.last_scalar_step)
+            if run is None or not self._cache_stored(experiment_id, listing, run):
+                rowless.append(listing)
+        light = read_runs(data, ctx, experiment_id, rowless, with_series=False)
+        return [listing for listing in rowless
+                if not self._cache_stored(experiment_id, listing, light[listing.name])]
+
+    def _cache_stored(self, experiment_id: str, listing: RunListing, run: RunData) -> bool:
+        """Cache ``run`` under its stored verdict if that holds; whether it did."""
+        stored = stored_diagnosis(run, last_step=listing.last_scalar_step)
+        if stored is None:
+            return False
+        self._entries[(experiment_id, listing.name)] = CachedRun(
+            listing.fingerprint, run, stored, False, listing.last_scalar_step)
+        return True
 
     def _update(self, data, ctx, experiment_id: str, listings: list[RunListing]) -> None:
         runs = read_runs(data, ctx, experiment_id, listings)

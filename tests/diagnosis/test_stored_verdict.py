@@ -19,7 +19,9 @@ from aelog.diagnosis.stored import stored_diagnosis, verdict_holds, verdict_payl
 from aelog.diagnosis.types import CauseFinding, Diagnosis
 from aelog.diagnosis.version import engine_version
 from aelog.logfile import format as fmt
+from aelog.logfile import runs
 from aelog.logfile.event_writer import EventWriter
+from aelog.logfile.file_tail import TAIL_BYTES
 from aelog.logfile.run_data import RunData
 from aelog.logfile.runs import load_runs
 
@@ -110,10 +112,13 @@ def test_the_tab_takes_the_stored_verdict_too(tmp_path):
     _run_claiming(str(tmp_path / "claimed"), _claimed_payload())
     _run_claiming(str(tmp_path / "stale"), {**_claimed_payload(),
                                             "engine": "old"})
+    rowless = {key: value for key, value in _claimed_payload().items() if key != "row"}
+    _run_claiming(str(tmp_path / "rowless"), rowless)  # closed before verdicts carried rows
     board = InProcessTensorBoard(str(tmp_path))
     rows = {row["run"]: row for row in board.get_json("/runs")["runs"]}
-    assert rows["claimed"]["status"] == "collapsed"
-    assert rows["claimed"]["causes"][0]["id"] == "init_constant"
+    for claimed in ("claimed", "rowless"):
+        assert rows[claimed]["status"] == "collapsed"
+        assert rows[claimed]["causes"][0]["id"] == "init_constant"
     assert rows["stale"]["status"] == "healthy"
 
 
@@ -121,13 +126,53 @@ def test_the_tab_lists_a_finished_run_without_reading_its_series(tmp_path):
     _watched_run(str(tmp_path / "finished"))
     board = InProcessTensorBoard(str(tmp_path / "finished"))
     provider = board.plugin._data
-    scalar_reads = []
-    read_scalars = provider.read_scalars
+    scalar_reads, tensor_reads = [], []
+    read_scalars, read_tensors = provider.read_scalars, provider.read_tensors
     provider.read_scalars = lambda *a, **k: scalar_reads.append(k) or read_scalars(*a, **k)
+    provider.read_tensors = lambda *a, **k: tensor_reads.append(k) or read_tensors(*a, **k)
 
     (light,) = board.get_json("/runs")["runs"]
     assert scalar_reads == []  # the row came from the stored verdict alone
+    assert [read["run_tag_filter"].tags for read in tensor_reads] == [
+        frozenset({fmt.VERDICT_TAG})]  # one tensor a run: the verdict carries the row
     detail = board.get_json("/run", run="run")  # opening the run reads its series
     assert len(scalar_reads) == 1 and detail["signals"]
     assert light == detail["run"]  # the row from the verdict is the row from the series
     assert light["last_step"] == 200 and light["key_signals"]["relative_error"] is not None
+
+
+def test_a_finished_run_is_read_from_its_last_kilobytes(tmp_path, monkeypatch):
+    logdir = str(tmp_path / "logs")
+    full = _watched_run(logdir)
+    (name,) = [n for n in os.listdir(os.path.join(logdir, "run")) if "tfevents" in n]
+    assert os.path.getsize(os.path.join(logdir, "run", name)) > 2 * TAIL_BYTES
+    whole_reads = []
+    read_event_file = runs.read_event_file
+    monkeypatch.setattr(runs, "read_event_file",
+                        lambda path: whole_reads.append(path) or read_event_file(path))
+
+    (light,) = load_runs(logdir, light_when=verdict_holds)
+    assert whole_reads == []  # the verdict, the last step and the row: all in the tail
+    assert light.last_step == full.last_step == 200 and not light.signals
+    assert light.tags == full.tags and light.trained == full.trained
+    assert light.metadata["config"] == full.metadata["config"]
+    (read,) = aelog.diagnose(logdir)
+    assert read.to_json() == diagnose_run(full).to_json()
+    assert whole_reads == []
+
+
+def test_a_verdict_without_its_row_is_read_whole(tmp_path, monkeypatch):
+    """A run closed before verdicts carried their row (or a tail that holds no verdict)."""
+    run_dir = str(tmp_path / "claimed")
+    steps = list(range(0, 2000, 5))
+    payload = {key: value for key, value in _claimed_payload().items() if key != "row"}
+    _run_claiming(run_dir, {**payload, "step": steps[-1]}, steps=steps)
+    (name,) = os.listdir(run_dir)
+    assert os.path.getsize(os.path.join(run_dir, name)) > TAIL_BYTES
+    whole_reads = []
+    read_event_file = runs.read_event_file
+    monkeypatch.setattr(runs, "read_event_file",
+                        lambda path: whole_reads.append(path) or read_event_file(path))
+    (diagnosis,) = aelog.diagnose(str(tmp_path))
+    assert len(whole_reads) == 1
+    assert diagnosis.status == "collapsed" and diagnosis.run == "claimed"

@@ -17,13 +17,14 @@ import warnings
 
 import pytest
 import torch
-from cli.cli_runs import run_aelog
+from cli.cli_runs import healthy_signals, run_aelog, write_run
 from plugin.tensorboard_process import TensorBoard
 from reliability.test_crash_consistency import TRAINING_CHILD
 from reliability.training import TinyAE, digits, train
 
 import aelog
-from aelog.logfile import remote_run, upload
+from aelog.diagnosis.engine import diagnose_run
+from aelog.logfile import remote_run, storage, upload
 from aelog.logfile.runs import load_runs
 from aelog.logfile.storage import StorageError
 from remote.s3_server import S3Server, fresh_s3fs
@@ -291,3 +292,29 @@ def test_a_script_that_ends_without_close_still_uploads_the_whole_run(store, sta
     (run,) = load_runs("s3://exiting/team-f")  # closed at interpreter exit, then uploaded
     assert run.last_step == 60 and run.trained is not None and not run.problems
     assert _staged_files(staging) == []
+
+
+def test_a_bucket_of_finished_runs_is_diagnosed_from_their_last_kilobytes(
+        store, staging, tmp_path, monkeypatch):
+    """A finished run's verdict, last step and row are in its file's last kilobytes: one
+    ranged read a run; only a run they do not settle (here: never closed) is fetched whole."""
+    store.make_bucket("tail-logs")
+    _trained("s3://tail-logs/team", "finished")
+    unfinished = str(tmp_path / "local" / "unfinished")
+    write_run(unfinished, healthy_signals(600), steps=list(range(600)))
+    fs, _ = storage.filesystem("s3://tail-logs")
+    fs.put(unfinished + "/", "tail-logs/team/unfinished", recursive=True)
+    expected = {run.name: diagnose_run(run).to_json()
+                for run in load_runs("s3://tail-logs/team")}  # every file read whole
+    fetched_whole, fetched_tails = [], []
+    cat, cat_ranges = fs.cat, fs.cat_ranges  # fsspec's cached instance: the one read with
+    monkeypatch.setattr(fs, "cat", lambda paths, **k: (
+        fetched_whole.extend(paths) or cat(paths, **k)))
+    monkeypatch.setattr(fs, "cat_ranges", lambda paths, *a, **k: (
+        fetched_tails.extend(paths) or cat_ranges(paths, *a, **k)))
+
+    read = {d.run: d for d in aelog.diagnose("s3://tail-logs/team")}
+    assert sorted(read) == ["finished", "unfinished"]
+    assert len(fetched_tails) == 2 and len(fetched_whole) == 1
+    assert "/unfinished/" in fetched_whole[0]
+    assert {name: d.to_json() for name, d in read.items()} == expected
