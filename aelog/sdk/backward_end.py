@@ -18,7 +18,7 @@ from torch import nn
 from torch.autograd import Variable
 from torch.utils.hooks import RemovableHandle
 
-from aelog.sdk.outputs import output_fields
+from aelog.sdk.outputs import output_fields, without_distributions
 
 
 class BackwardEnd:
@@ -77,6 +77,7 @@ def _tensors(output: object) -> list[torch.Tensor]:
         return [output]
     if not isinstance(output, (dict, tuple, list)):
         output = output_fields(output) or output
+    output = without_distributions(output)
     if isinstance(output, Mapping):
         output = list(output.values())
     if isinstance(output, (tuple, list)):

@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 
 import torch
 
-from aelog.sdk.outputs import RECONSTRUCTION_KEYS, output_fields
+from aelog.sdk.outputs import RECONSTRUCTION_KEYS, output_fields, without_distributions
 
 SLOTS = 1024
 WATCH_SHARE = 0.005
@@ -190,14 +190,17 @@ def _first_tensor(output: object) -> torch.Tensor | None:
         return output
     if not isinstance(output, (Mapping, Sequence, torch.Tensor)):
         output = output_fields(output) or output
+    output = without_distributions(output)
     if isinstance(output, Mapping):
         for key in RECONSTRUCTION_KEYS:
             value = output.get(key)
             if isinstance(value, torch.Tensor):
                 return value
         return next((v for v in output.values() if isinstance(v, torch.Tensor)), None)
-    if isinstance(output, Sequence) and output and isinstance(output[0], torch.Tensor):
-        return output[0]
+    if isinstance(output, Sequence) and not isinstance(output, (str, bytes)):
+        tensors = [item for item in output if isinstance(item, torch.Tensor)]
+        # (loss, reconstruction, ...): the reconstruction, not a loss handed back first
+        return next((t for t in tensors if t.dim() > 0), tensors[0] if tensors else None)
     if isinstance(output, torch.Tensor):
         return output
     return None

@@ -3,7 +3,10 @@
 Models return a tensor, a tuple/list (reconstruction first, VAEs as (recon, mu, logvar);
 a loss or other scalars before them are passed over),
 a dict with the usual keys, or an object holding them as attributes (a dataclass, or a
-small class of one's own, read like a dict). Anything else raises
+small class of one's own, read like a dict). A ``torch.distributions`` object stands for
+its tensors: a decoder's distribution for its mean (a categorical one for its logits), a
+later Normal posterior for mu and log-variance (see :func:`distribution_fields`).
+Anything else raises
 :class:`UnexpectedOutput`, which the monitor turns into one warning and switches the
 output probes off.
 """
@@ -16,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
+from torch import distributions
 
 RECONSTRUCTION_KEYS = (
     "recon", "reconstruction", "x_hat", "x_recon", "x_rec", "recon_x", "output", "out",
@@ -47,6 +51,84 @@ class ParsedOutput:
         return torch.sigmoid(recon) if self.from_logits else recon
 
 
+def distribution_fields(dist: distributions.Distribution) -> dict[str, torch.Tensor]:
+    """A distribution's tensors under the names the parser reads: ``recon``, its mean (a
+    categorical's ``logits`` instead), and for a Normal (``Independent`` or not) ``mu``
+    and ``logvar`` too, for when it is the posterior. Read through the distribution
+    classes' own properties: a distribution that cannot say its mean gives none."""
+    base = dist
+    while isinstance(base, distributions.Independent):
+        base = base.base_dist
+    if isinstance(base, (distributions.Categorical, distributions.OneHotCategorical)):
+        return {"logits": base.logits}
+    fields = {}
+    try:
+        mean = dist.mean
+    except (NotImplementedError, ValueError, RuntimeError):
+        mean = None
+    if isinstance(mean, torch.Tensor):
+        fields["recon"] = mean
+    if isinstance(base, distributions.Normal):
+        fields.update(mu=base.loc, logvar=2 * base.scale.log())
+    return fields
+
+
+def _without_distributions(items: Sequence) -> list:
+    """``items`` with each distribution replaced by its tensors: the first thing in them
+    is a decoder's distribution (its mean); a later one is a posterior (mu, log-variance)
+    where it has them, else its mean."""
+    plain: list = []
+    for item in items:
+        if not isinstance(item, distributions.Distribution):
+            plain.append(item)
+            continue
+        fields = distribution_fields(item)
+        reconstruction = fields.get("recon", fields.get("logits"))
+        if any(not _is_scalar(seen) for seen in plain) and "mu" in fields:
+            plain.extend((fields["mu"], fields["logvar"]))
+        elif reconstruction is not None:
+            plain.append(reconstruction)
+    return plain
+
+
+def _mapping_without_distributions(output: Mapping) -> Mapping:
+    """A dict's distributions replaced by tensors: the first one (or one under a
+    reconstruction key) is the reconstruction, kept under its key; a later Normal gives
+    ``mu`` and ``logvar`` where the dict has none."""
+    if not any(isinstance(v, distributions.Distribution) for v in output.values()):
+        return output
+    plain: dict = {}
+    has_reconstruction = any(isinstance(output.get(key), torch.Tensor)
+                             for key in RECONSTRUCTION_KEYS)
+    for key, value in output.items():
+        if not isinstance(value, distributions.Distribution):
+            plain[key] = value
+            continue
+        fields = distribution_fields(value)
+        if not has_reconstruction and (fields.get("recon") is not None or "logits" in fields):
+            if "logits" in fields:
+                plain["logits"] = fields["logits"]
+            else:
+                plain[key if key in RECONSTRUCTION_KEYS else "recon"] = fields["recon"]
+            has_reconstruction = True
+        elif "mu" in fields and "mu" not in output:
+            plain.setdefault("mu", fields["mu"])
+            plain.setdefault("logvar", fields["logvar"])
+    return plain
+
+
+def without_distributions(output: object) -> object:
+    """The output with its ``torch.distributions`` objects replaced by their tensors, as
+    the parser reads them; anything else as it is."""
+    if isinstance(output, distributions.Distribution):
+        return _mapping_without_distributions({"decoded": output})
+    if isinstance(output, Mapping):
+        return _mapping_without_distributions(output)
+    if isinstance(output, (tuple, list)):
+        return _without_distributions(output)
+    return output
+
+
 def output_fields(output: object) -> Mapping | None:
     """An output object's fields by name: every field of a dataclass; or, for any other
     object, its tensors under the usual names (reconstruction, mu, log-variance), read
@@ -70,6 +152,8 @@ def output_fields(output: object) -> Mapping | None:
 def parse_output(output: object) -> ParsedOutput:
     if isinstance(output, torch.Tensor):
         return ParsedOutput(output)
+    if isinstance(output, distributions.Distribution):
+        output = {"decoded": output}
     if isinstance(output, Mapping):
         return _parse_mapping(output)
     if isinstance(output, Sequence) and not isinstance(output, (str, bytes)):
@@ -86,6 +170,13 @@ def parse_pair(output: object) -> tuple[torch.Tensor, torch.Tensor | None]:
     """An encoder's output: a code tensor, or (mu, logvar) for a VAE encoder."""
     if isinstance(output, torch.Tensor):
         return output, None
+    if isinstance(output, distributions.Distribution):
+        fields = distribution_fields(output)
+        if "mu" in fields:
+            return fields["mu"], fields["logvar"]
+        if fields:
+            return next(iter(fields.values())), None
+        raise UnexpectedOutput(f"code distribution {type(output).__name__} has no mean")
     fields = None if isinstance(output, (Mapping, Sequence)) else output_fields(output)
     if fields is not None:
         output = fields
@@ -126,6 +217,7 @@ def _first_key(mapping: Mapping, keys: tuple[str, ...]) -> torch.Tensor | None:
 
 
 def _parse_mapping(output: Mapping) -> ParsedOutput:
+    output = _mapping_without_distributions(output)
     recon = None
     from_logits = False
     for key in RECONSTRUCTION_KEYS:
@@ -151,6 +243,7 @@ def _is_scalar(item: object) -> bool:
 
 
 def _parse_sequence(output: Sequence) -> ParsedOutput:
+    output = _without_distributions(output)
     start = 0  # models that return (loss, reconstruction, ...): the scalars come first
     while start < len(output) and _is_scalar(output[start]):
         start += 1
