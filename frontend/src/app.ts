@@ -1,6 +1,6 @@
 /** The tab: state, layout, data loading and reload. Views draw; this decides what. */
 
-import { fetchComparison, fetchRun, fetchRuns } from "./api";
+import { fetchComparison, fetchRun, fetchRuns, fetchRunsSince } from "./api";
 import { diagnosisCard } from "./card_view";
 import { symptomChart } from "./chart_view";
 import { diffView } from "./diff_view";
@@ -24,6 +24,8 @@ const GROUPINGS = ["team", "folder", "none"];
 
 export class App {
   private rows: RunRow[] = [];
+  /** the plugin's listing ``rows`` came from: a reload asks only for what changed since */
+  private listing: string | null = null;
   private state: TableState = {
     sort: { key: "status", descending: true },
     filter: "",
@@ -125,12 +127,15 @@ export class App {
     this.dark = dark;
     try {
       let drawn = false;
-      this.rows = await fetchRuns((rows, total) => {
+      const held = this.listing === null ? null : { rows: this.rows, listing: this.listing };
+      const list = (held && (await fetchRunsSince(held))) || (await fetchRuns((rows, total) => {
         this.rows = rows;  // a long list: draw its first page, then count what comes
         this.drawSummary(total);
         if (!drawn) this.drawTable();
         drawn = true;
-      });
+      }));
+      this.rows = list.rows;
+      this.listing = list.listing;
       this.showMessage("");
     } catch (error) {
       this.showMessage(`Could not load the runs: ${String(error)}`);

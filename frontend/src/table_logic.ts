@@ -211,3 +211,13 @@ export function groupSummary(group: Group): string {
   }
   return parts.join(", ");
 }
+
+/** ``rows`` with the runs in ``removed`` gone and each row in ``changed`` put in (replacing
+ * the run's old row, or added), in run-name order as the plugin lists them. */
+export function mergeRunChanges(rows: RunRow[], changed: RunRow[], removed: string[]): RunRow[] {
+  const gone = new Set(removed);
+  const byName = new Map<string, RunRow>();
+  for (const row of rows) if (!gone.has(row.run)) byName.set(row.run, row);
+  for (const row of changed) byName.set(row.run, row);
+  return [...byName.values()].sort((a, b) => (a.run < b.run ? -1 : a.run > b.run ? 1 : 0));
+}

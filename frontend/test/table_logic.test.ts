@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
-  COLUMNS, GROUP_ROWS, NO_TEAM, filterRows, groupRows, groupSummary, lastStepText, rowsToDraw,
-  sortRows,
+  COLUMNS, GROUP_ROWS, NO_TEAM, filterRows, groupRows, groupSummary, lastStepText,
+  mergeRunChanges, rowsToDraw, sortRows,
 } from "../src/table_logic";
 import type { RunRow } from "../src/types";
 
@@ -110,4 +110,15 @@ test("a long group draws its first rows, the open and picked runs, and counts th
   assert.deepEqual(rowsToDraw(many, true, []), { drawn: many, hidden: 0 });
   const few = many.slice(0, 3);
   assert.deepEqual(rowsToDraw(few, false, []), { drawn: few, hidden: 0 });
+});
+
+test("a poll's changes replace, add and remove rows, in run-name order", () => {
+  const held = [row("a", "healthy"), row("b", "healthy"), row("c", "healthy")];
+  const changedB = row("b", "collapsed");
+  const merged = mergeRunChanges(held, [row("d", "at_risk"), changedB], ["c"]);
+  assert.deepEqual(merged.map((r) => r.run), ["a", "b", "d"]);
+  assert.equal(merged[1], changedB);
+  assert.equal(merged[0], held[0]);  // unchanged rows are the held ones
+  assert.deepEqual(mergeRunChanges(held, [], []), held);
+  assert.deepEqual(mergeRunChanges(held, [], ["a", "b", "c", "x"]), []);
 });

@@ -69,19 +69,46 @@ class CollapseDiagnosisPlugin(base_plugin.TBPlugin):
     # -- logic -------------------------------------------------------------------------
 
     def runs_impl(self, ctx, experiment_id: str, offset: int = 0,
-                  limit: int | None = None, listing: str | None = None) -> dict:
+                  limit: int | None = None, listing: str | None = None,
+                  since: str | None = None) -> dict:
         """The run list, or one page of it (``offset``, ``limit``) with the ``total``; a
         page of the ``listing`` an earlier answer named, while it is kept, else of a new
-        one (the answer names which: a client that gets another listing starts over)."""
+        one (the answer names which: a client that gets another listing starts over).
+        ``since``: a listing the client holds whole; while it is kept, the answer is what
+        changed from it (see :meth:`_changes`), else a first page like any other."""
+        if since is not None:
+            held = self._listings.get(experiment_id, since)
+            if held is not None:
+                return self._changes(since, held, *self._list(ctx, experiment_id))
         rows = None if listing is None else self._listings.get(experiment_id, listing)
         if rows is None:
-            entries = self._cache.refresh(self._data, ctx, experiment_id)
-            rows = [self._row(experiment_id, name, entry) for name, entry in entries.items()]
-            for key in [k for k in self._rows if k[0] == experiment_id and k[1] not in entries]:
-                del self._rows[key]
-            listing = self._listings.add(experiment_id, rows)
+            rows, listing = self._list(ctx, experiment_id)
         page = rows[offset:] if limit is None else rows[offset:offset + limit]
         return {"runs": page, "total": len(rows), "offset": offset, "listing": listing}
+
+    def _list(self, ctx, experiment_id: str) -> tuple[list[dict], str]:
+        """Every run's row as it stands now, kept as a new listing; and its id."""
+        entries = self._cache.refresh(self._data, ctx, experiment_id)
+        rows = [self._row(experiment_id, name, entry) for name, entry in entries.items()]
+        for key in [k for k in self._rows if k[0] == experiment_id and k[1] not in entries]:
+            del self._rows[key]
+        return rows, self._listings.add(experiment_id, rows)
+
+    @staticmethod
+    def _changes(since: str, held: list[dict], rows: list[dict], listing: str) -> dict:
+        """From the listing a client holds to the new one: the rows made since (a run's row
+        is made again only when the run changed, so an unchanged run's row is the very
+        object the held listing has) and the runs gone. A tab that polls a logdir of
+        thousands of finished runs gets a few rows, not every page again."""
+        before = {row["run"]: row for row in held}
+        now = {row["run"] for row in rows}
+        return {
+            "since": since,
+            "listing": listing,
+            "changed": [row for row in rows if before.get(row["run"]) is not row],
+            "removed": [name for name in before if name not in now],
+            "total": len(rows),
+        }
 
     def _row(self, experiment_id: str, name: str, entry) -> dict:
         """A run's row, made again only when its cache entry changed."""
@@ -110,9 +137,10 @@ class CollapseDiagnosisPlugin(base_plugin.TBPlugin):
         ctx, eid = _context(request)
         offset = _count(request, "offset", 0)
         limit = _count(request, "limit", None)
-        listing = _listing(request)
-        return http_util.Respond(request, self.runs_impl(ctx, eid, offset, limit, listing),
-                                 "application/json")
+        listing, since = _listing(request, "listing"), _listing(request, "since")
+        return http_util.Respond(
+            request, self.runs_impl(ctx, eid, offset, limit, listing, since),
+            "application/json")
 
     @wrappers.Request.application
     def _run_route(self, request):
@@ -150,14 +178,15 @@ def _context(request) -> tuple[RequestContext, str]:
     return plugin_util.context(request.environ), plugin_util.experiment_id(request.environ)
 
 
-def _listing(request) -> str | None:
-    """The listing a page is to be cut from: an id an earlier answer gave, or a 400."""
-    values = request.args.getlist("listing")
+def _listing(request, name: str) -> str | None:
+    """A listing id an earlier answer gave (a page's ``listing``, a poll's ``since``), or
+    a 400 naming the parameter."""
+    values = request.args.getlist(name)
     if not values:
         return None
     if len(values) > 1 or not values[0].isdigit() or len(values[0]) > 18:
         raise errors.InvalidArgumentError(
-            f"listing must be one id from an earlier /runs answer, got {values[:2]!r}")
+            f"{name} must be one id from an earlier /runs answer, got {values[:2]!r}")
     return values[0]
 
 

@@ -178,12 +178,20 @@ def test_sort_filter_group_and_dark_theme(page, served, tmp_path):
 
 
 def test_reload_shows_a_new_run(page, served):
+    """A reload asks only for what changed since the list it holds (``/runs?since=``)."""
     server, logdir = served
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if "/runs?" in r.url else None)
     frame = _open_tab(page, server.url)
     write_run(str(logdir / "late" / "arrival"), collapse_at=100, team="late")
     server.wait_for_runs(len(ALL_RUNS) + 1, last_steps_on_disk(str(logdir)))
     page.locator("app-header-reload button").click()  # TensorBoard's reload -> DataReloaded
-    frame.locator("tr.run-row[data-run='late/arrival']").wait_for(timeout=20_000)
+    arrival = frame.locator("tr.run-row[data-run='late/arrival']")
+    arrival.wait_for(timeout=20_000)
+    assert "offset=0" in asked[0] and any("since=" in url for url in asked), asked
+    assert not [url for url in asked[1:] if "since=" not in url], asked  # no page again
+    assert frame.locator("tr.run-row").count() == len(ALL_RUNS) + 1
+    assert "status-collapsed" in (arrival.get_attribute("class") or "")
 
 
 def test_a_verdict_without_a_ranked_cause_shows_why_in_the_card(page, served, tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from aelog_tb_plugin.plugin import CollapseDiagnosisPlugin
 
 from aelog.diagnosis.engine import diagnose_run
 from aelog.logfile import format as fmt
@@ -169,3 +170,43 @@ def test_later_pages_are_cut_from_the_first_pages_listing(tmp_path, tensorboard_
     assert anew["listing"] != first["listing"] and refreshes == [1]
     unknown = app.get_json("/runs", offset=1, limit=1, listing="987654")
     assert unknown["listing"] not in (first["listing"], "987654") and unknown["total"] == 3
+
+
+def test_a_poll_since_a_held_listing_gets_only_what_changed(tmp_path, tensorboard_app):
+    """``/runs?since=ID``: the rows of runs new or changed since that listing and the runs
+    gone; unchanged runs are not sent again. An id no longer kept gets a first page."""
+    from .synthetic_runs import write_run
+
+    for name in ("a", "b", "c"):
+        write_run(str(tmp_path / name), collapse_at=None)
+    app = tensorboard_app(str(tmp_path))
+    held = app.get_json("/runs")
+    assert [row["run"] for row in held["runs"]] == ["a", "b", "c"]
+
+    quiet = app.get_json("/runs", since=held["listing"])  # nothing happened
+    assert quiet["since"] == held["listing"] and quiet["listing"] != held["listing"]
+    assert quiet["changed"] == [] and quiet["removed"] == [] and quiet["total"] == 3
+
+    write_run(str(tmp_path / "d"), collapse_at=100)  # a new run
+    write_run(str(tmp_path / "b"), collapse_at=50, steps=80)  # b went on: a second file
+    app.multiplexer.AddRunsFromDirectory(str(tmp_path))
+    app.reload()
+    changes = app.get_json("/runs", since=quiet["listing"])
+    assert sorted(row["run"] for row in changes["changed"]) == ["b", "d"]
+    assert changes["removed"] == [] and changes["total"] == 4
+    whole = {row["run"]: row for row in app.get_json("/runs")["runs"]}
+    assert all(whole[row["run"]] == row for row in changes["changed"])  # the rows as listed
+    assert whole["b"]["last_step"] == 790
+
+    # a run gone from the list (TensorBoard's Python loader keeps runs deleted from disk,
+    # so the held and new listings are given here)
+    a, b = {"run": "a"}, {"run": "b"}
+    gone_since = CollapseDiagnosisPlugin._changes("5", [a, b], [b], "6")
+    assert gone_since == {"since": "5", "listing": "6", "changed": [], "removed": ["a"],
+                          "total": 1}
+
+    gone = app.get_json("/runs", since="987654")  # not kept: a first page of a new listing
+    assert "since" not in gone and gone["total"] == 4 and len(gone["runs"]) == 4
+    response = app.get("/runs", since="x1")
+    assert response.status_code == 400
+    assert "since must be one id from an earlier /runs answer" in response.get_data(as_text=True)
