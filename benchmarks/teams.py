@@ -18,7 +18,9 @@ Not a test: a measurement, written to benchmarks/RESULTS.md under its own headin
    and waits until TensorBoard holds every run's last step, up to ``--load-limit`` seconds.
    Then in headless Chromium: the Collapse Diagnosis tab opened until its table lists every
    run, cold (the plugin's first ``/runs``, whose page fetches the browser times) and warm
-   (opened again); TensorBoard's Scalars tab opened until its first chart has drawn, twice.
+   (opened again); a reload with nothing changed (every page of ``/runs`` again, as the tab
+   did before ``since``, against ``/runs?since=``); TensorBoard's Scalars tab opened until
+   its first chart has drawn, twice.
 """
 
 from __future__ import annotations
@@ -156,6 +158,33 @@ def open_tab(browser, server: TensorBoard, runs: int, shot: str) -> dict[str, fl
         page.close()
 
 
+def time_reload(server: TensorBoard) -> dict[str, float]:
+    """A reload after nothing changed, as the tab makes one every 30 s: every page of
+    ``/runs`` again (what it fetched before ``since``), and what changed since the listing
+    it holds (``/runs?since=``); seconds and bytes of each."""
+    base = server.url + "/data/plugin/aelog/runs"
+    started, size, listing, offset, total = time.perf_counter(), 0, "", 0, None
+    while total is None or offset < total:
+        with urllib.request.urlopen(f"{base}?offset={offset}&limit=1000"
+                                    + (f"&listing={listing}" if listing else ""),
+                                    timeout=600) as response:
+            body = response.read()
+        page = json.loads(body)
+        size += len(body)
+        listing, total, offset = page["listing"], page["total"], offset + len(page["runs"])
+        if not page["runs"]:
+            break
+    pages_s = time.perf_counter() - started
+    started = time.perf_counter()
+    with urllib.request.urlopen(f"{base}?since={listing}", timeout=600) as response:
+        body = response.read()
+    changes = json.loads(body)
+    if changes.get("since") != listing or changes["changed"] or changes["removed"]:
+        raise RuntimeError(f"a reload with nothing changed got changes: {str(changes)[:200]}")
+    return {"pages_s": pages_s, "pages_bytes": size,
+            "since_s": time.perf_counter() - started, "since_bytes": len(body)}
+
+
 def open_scalars(browser, server: TensorBoard, shot: str) -> float | None:
     page = browser.new_page(viewport={"width": 1500, "height": 1000})
     try:
@@ -195,6 +224,7 @@ def measure_tensorboard(logdir: str, store: str, last_steps: dict[str, int],
                     result[f"tab_{when}"] = opened["page"]
                     result[f"tab_own_{when}"] = opened["own"]
                     result[f"runs_in_tab_{when}"] = opened["fetches"]
+                result["reload"] = time_reload(server)
                 result["scalars_cold"] = open_scalars(browser, server,
                                                       shot.format(tab="scalars-cold"))
                 result["scalars_warm"] = open_scalars(browser, server,
@@ -260,6 +290,17 @@ def _s(value: float | None, digits: int = 1) -> str:
     return "-" if value is None else f"{value:.{digits}f} s"
 
 
+def _bytes(count: int) -> str:
+    return f"{count / 2**20:.1f} MiB" if count >= 2**20 else f"{count / 2**10:.1f} KiB"
+
+
+def _reload(reload: dict | None) -> str:
+    if reload is None:
+        return "- / -"
+    return (f"{reload['pages_s']:.2f} s, {_bytes(reload['pages_bytes'])} / "
+            f"{reload['since_s']:.2f} s, {_bytes(reload['since_bytes'])}")
+
+
 def render(rows: list[dict], context: dict) -> str:
     lines = [
         HEADING,
@@ -282,8 +323,9 @@ def render(rows: list[dict], context: dict) -> str:
         "| store | runs | event files | aelog diagnose cold / warm | TensorBoard holds every "
         "run | tab: table of every run drawn (page opened), cold / warm | the tab's own part (its "
         "frame's start to the table), cold / warm | its /runs pages, cold / warm | "
-        "Scalars tab: first chart, cold / warm |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "Scalars tab: first chart, cold / warm | a reload, nothing changed: every page "
+        "again / what changed since (`/runs?since=`) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         held = (f"{r['load']:.0f} s" if r["loaded"] == r["runs"] else
@@ -294,7 +336,8 @@ def render(rows: list[dict], context: dict) -> str:
             f"{_s(r.get('tab_cold'), 2)} / {_s(r.get('tab_warm'), 2)} | "
             f"{_s(r.get('tab_own_cold'), 2)} / {_s(r.get('tab_own_warm'), 2)} | "
             f"{_s(r.get('runs_in_tab_cold'), 2)} / {_s(r.get('runs_in_tab_warm'), 2)} | "
-            f"{_s(r.get('scalars_cold'), 2)} / {_s(r.get('scalars_warm'), 2)} |"
+            f"{_s(r.get('scalars_cold'), 2)} / {_s(r.get('scalars_warm'), 2)} | "
+            f"{_reload(r.get('reload'))} |"
         )
     lines.append("")
     for r in rows:

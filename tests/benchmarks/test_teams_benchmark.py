@@ -34,4 +34,5 @@ def test_runs_end_to_end(tmp_path, monkeypatch):
     for row in rows:
         assert row[5].strip().endswith(" s") and "not within" not in row[5]  # held every run
         assert all(" s / " in cell for cell in row[4:5] + row[6:10]), row  # cold / warm
+        assert "B / " in row[10] and row[10].strip().endswith("B"), row  # the reload
     assert "- s3, 3 runs: putting the runs in the bucket took" in section
