@@ -210,3 +210,17 @@ def test_a_poll_since_a_held_listing_gets_only_what_changed(tmp_path, tensorboar
     response = app.get("/runs", since="x1")
     assert response.status_code == 400
     assert "since must be one id from an earlier /runs answer" in response.get_data(as_text=True)
+
+
+def test_many_open_tabs_each_keep_their_listing(tmp_path, tensorboard_app):
+    """Every open tab polls since its own listing: a dozen colleagues' tabs polling in
+    between do not push one tab's listing out (it would read every page again)."""
+    from .synthetic_runs import write_run
+
+    write_run(str(tmp_path / "a"), collapse_at=None)
+    app = tensorboard_app(str(tmp_path))
+    mine = app.get_json("/runs")["listing"]
+    others = [app.get_json("/runs")["listing"] for _ in range(12)]
+    for listing in others:
+        assert app.get_json("/runs", since=listing)["since"] == listing
+    assert app.get_json("/runs", since=mine)["since"] == mine
