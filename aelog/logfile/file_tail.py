@@ -17,7 +17,7 @@ import os
 
 from tensorboard.compat.proto import event_pb2
 
-from aelog.logfile.event_reader import ReadResult, iter_records
+from aelog.logfile.event_reader import iter_records
 
 TAIL_BYTES = 32 * 1024
 """bytes read from a file's end: the verdict and the last step take a few kilobytes."""
@@ -63,9 +63,3 @@ def read_tail(path: str, size: int | None = None) -> tuple[bytes, bool]:
         start = max(0, size - TAIL_BYTES)
         handle.seek(start)
         return handle.read(TAIL_BYTES), start == 0
-
-
-def tail_result(data: bytes) -> ReadResult | None:
-    """The tail's events as a reader's result, or None when they cannot be told apart."""
-    events = tail_events(data)
-    return None if events is None else ReadResult(events=events)
