@@ -178,27 +178,28 @@ def _context(request) -> tuple[RequestContext, str]:
     return plugin_util.context(request.environ), plugin_util.experiment_id(request.environ)
 
 
-def _listing(request, name: str) -> str | None:
-    """A listing id an earlier answer gave (a page's ``listing``, a poll's ``since``), or
-    a 400 naming the parameter."""
+def _digits(request, name: str, longest: int, what: str) -> str | None:
+    """A query parameter given once as ASCII digits (at most ``longest``), or None when
+    absent; anything else is a 400 saying it must be ``what``."""
     values = request.args.getlist(name)
     if not values:
         return None
-    if len(values) > 1 or not values[0].isdigit() or len(values[0]) > 18:
-        raise errors.InvalidArgumentError(
-            f"{name} must be one id from an earlier /runs answer, got {values[:2]!r}")
-    return values[0]
+    value = values[0]
+    if len(values) > 1 or not (value.isascii() and value.isdigit()) or len(value) > longest:
+        raise errors.InvalidArgumentError(f"{name} must be {what}, got {values[:2]!r}")
+    return value
+
+
+def _listing(request, name: str) -> str | None:
+    """A listing id an earlier answer gave (a page's ``listing``, a poll's ``since``), or
+    a 400 naming the parameter."""
+    return _digits(request, name, 18, "one id from an earlier /runs answer")
 
 
 def _count(request, name: str, default: int | None) -> int | None:
     """A non-negative integer query parameter, or a 400 naming it."""
-    values = request.args.getlist(name)
-    if not values:
-        return default
-    if len(values) > 1 or not values[0].isdigit() or len(values[0]) > 9:
-        raise errors.InvalidArgumentError(
-            f"{name} must be one non-negative integer, got {values[:2]!r}")
-    return int(values[0])
+    value = _digits(request, name, 9, "one non-negative integer")
+    return default if value is None else int(value)
 
 
 def _one_run(request) -> str:

@@ -136,7 +136,8 @@ def test_the_run_list_comes_in_pages_that_add_up_to_the_whole(app):
     assert [len(page["runs"]) for page in pages] == [2, 1, 0]
     assert all(page["total"] == 3 for page in pages)
     assert [row for page in pages for row in page["runs"]] == whole["runs"]
-    for bad in ({"offset": "-1"}, {"limit": "x"}, {"offset": "1e3"}, {"limit": "9" * 12}):
+    for bad in ({"offset": "-1"}, {"limit": "x"}, {"offset": "1e3"}, {"limit": "9" * 12},
+                {"offset": "\u00b2"}):  # a digit to str.isdigit, not to int()
         response = app.get("/runs", **bad)
         assert response.status_code == 400, bad
         assert "non-negative integer" in response.get_data(as_text=True)
