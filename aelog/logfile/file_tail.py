@@ -56,10 +56,9 @@ def _events_to_end(data: bytes, offset: int) -> list[event_pb2.Event] | None:
     return events or None
 
 
-def read_tail(path: str, size: int | None = None) -> tuple[bytes, bool]:
+def read_tail(path: str) -> tuple[bytes, bool]:
     """The last ``TAIL_BYTES`` of a local file and whether they are the whole file."""
     with open(path, "rb") as handle:
-        size = os.fstat(handle.fileno()).st_size if size is None else size
-        start = max(0, size - TAIL_BYTES)
+        start = max(0, os.fstat(handle.fileno()).st_size - TAIL_BYTES)
         handle.seek(start)
         return handle.read(TAIL_BYTES), start == 0

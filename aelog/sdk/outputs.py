@@ -51,11 +51,14 @@ class ParsedOutput:
         return torch.sigmoid(recon) if self.from_logits else recon
 
 
-def distribution_fields(dist: distributions.Distribution) -> dict[str, torch.Tensor]:
+def distribution_fields(dist: distributions.Distribution, *,
+                        as_posterior: bool = True) -> dict[str, torch.Tensor]:
     """A distribution's tensors under the names the parser reads: ``recon``, its mean (a
     categorical's ``logits`` instead), and for a Normal (``Independent`` or not) ``mu``
-    and ``logvar`` too, for when it is the posterior. Read through the distribution
-    classes' own properties: a distribution that cannot say its mean gives none."""
+    and ``logvar`` too, for when it is the posterior (``as_posterior=False``: not asked
+    for). Read through the distribution classes' own properties: a distribution that
+    cannot say its mean gives none. The log-variance is computed apart from the user's
+    graph: the user's loss never reaches it."""
     base = dist
     while isinstance(base, distributions.Independent):
         base = base.base_dist
@@ -68,8 +71,10 @@ def distribution_fields(dist: distributions.Distribution) -> dict[str, torch.Ten
         mean = None
     if isinstance(mean, torch.Tensor):
         fields["recon"] = mean
-    if isinstance(base, distributions.Normal):
-        fields.update(mu=base.loc, logvar=2 * base.scale.log())
+    if as_posterior and isinstance(base, distributions.Normal):
+        with torch.no_grad():
+            logvar = 2 * base.scale.log()
+        fields.update(mu=base.loc, logvar=logvar)
     return fields
 
 
@@ -82,9 +87,10 @@ def _without_distributions(items: Sequence) -> list:
         if not isinstance(item, distributions.Distribution):
             plain.append(item)
             continue
-        fields = distribution_fields(item)
+        first = all(_is_scalar(seen) for seen in plain)
+        fields = distribution_fields(item, as_posterior=not first)
         reconstruction = fields.get("recon", fields.get("logits"))
-        if any(not _is_scalar(seen) for seen in plain) and "mu" in fields:
+        if not first and "mu" in fields:
             plain.extend((fields["mu"], fields["logvar"]))
         elif reconstruction is not None:
             plain.append(reconstruction)
@@ -104,7 +110,7 @@ def _mapping_without_distributions(output: Mapping) -> Mapping:
         if not isinstance(value, distributions.Distribution):
             plain[key] = value
             continue
-        fields = distribution_fields(value)
+        fields = distribution_fields(value, as_posterior=has_reconstruction)
         if not has_reconstruction and (fields.get("recon") is not None or "logits" in fields):
             if "logits" in fields:
                 plain["logits"] = fields["logits"]
