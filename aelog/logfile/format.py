@@ -54,12 +54,13 @@ NONFINITE_RECORD = "nonfinite"
 the watch checked only every k-th step (cheap steps), so a bad batch between two checks
 would not show."""
 CLOSED_FIELDS = ("steps", "logging_steps", "logging_overhead")
-CLOSED_OPTIONAL_FIELDS = ("final_step", "logging_seconds", "thinned")
+CLOSED_OPTIONAL_FIELDS = ("final_step", "logging_seconds", "headline_only", "thinned")
 """also in the closed record where known: ``final_step``, the step at which the run's end
 was measured (the state after its last update), ``logging_seconds``, logging's whole
-cost, and ``thinned``, the logging points skipped to keep logging within its budget (0
-when every tenth of the run was covered at the schedule's full density); runs closed by
-older versions lack them."""
+cost, and ``headline_only``, the logging points that measured the headline signals alone
+(the error, the outputs' spread, finiteness), where the budget did not pay for every
+signal; runs closed by older versions lack them, and some of those have ``thinned``
+instead: the logging points their cadence skipped to keep within its budget."""
 
 # Signal names (the tag is SCALAR_PREFIX + name). Each is measured on a training batch at
 # a logging step unless its comment says otherwise.

@@ -1,32 +1,32 @@
-"""When to log: a point in every tenth of the run, whatever its length, within a budget.
+"""When to log, and how much: a point in every tenth of the run, whatever its length, and
+every signal as often as the budget pays for.
 
 A run's length is not known in advance, so the schedule is geometric in the step: after
 the first ``warmup`` steps (all logged, where a logging step is cheap: a bad
 initialisation shows there), the gap after step ``s`` is a tenth of ``s`` (``coverage``,
 rounded down). Any run, stopped at any step N, then has a logged point in every tenth of
-its steps, about 24 points per tenfold of steps, at a cost that grows with the logarithm
-of the run, not the run. The gaps follow from the step alone, so two runs of one script
-log the same steps while the books below stay within. The monitor adds one more point
-when the run ends (:meth:`aelog.sdk.monitor.Monitor.close`), so its verdict is about the
-end of the run.
+its steps, about 24 points per tenfold of steps. The steps follow from the step count
+alone, so two runs of one script log the same steps. The monitor adds one more point when
+the run ends (:meth:`aelog.sdk.monitor.Monitor.close`), so its verdict is about the end.
 
-The budget is kept in books over the whole run, from the first logging step: what
-logging steps cost (measured in full, see below) plus what the steps that do not log pay
-the hooks, against ``max(budget x elapsed time, allowance)``. ``allowance`` (0.5 s) is
-the whole-run cost a user does not feel: it pays for the dense start and the coverage of
-short runs, which may spend it twice over (``COVERAGE_FIRST``) before it thins. A step
-whose books would go over is not logged: the gap doubles (up to ``MAX_THINNING`` times
-the coverage gap) until they are back within; the run's closed record counts the points
-so skipped (``thinned``). Logging is never spaced further than the budget's own rate
-(``budget`` of the time once the quiet steps have had their share) or the coverage gap,
-whichever is wider, unless the books are over: so the steady state stays within the
-budget, and coverage only thins where logging is costly for the model (a log costing
-several of its steps, on a run too short to afford 24 points a decade).
+Each point is *full* (every signal: layers, gradients, the update, the code, the identity
+check) or *headline only* (the reconstruction error and the outputs' spread, read off the
+training forward's own output: a few reductions over a tensor the step already made).
+Coverage never thins: a headline point costs a small fraction of a step. A point is full
+where the books afford it:
+
+* until ``early_steps``, the whole run's books: what logging cost (measured in full, see
+  below) plus what the steps that do not log pay the hooks, within ``max(budget x elapsed
+  time, allowance)``; ``allowance`` (0.5 s) is what a user does not feel, spent evenly
+  over the doublings of the step, and it pays for the dense start;
+* from ``early_steps`` on, also the steady state's own books, from its first point:
+  within ``budget`` of the time since, so that after the dense start logging takes at most
+  ``budget`` of a run, short or long. On a ~1 ms step the hooks of the quiet steps leave
+  little of 2%: full points come every few hundred steps, headline points fill the tenths.
 
 A model whose logging step is costly (``dense_log_seconds`` or more, decided once after
-its first ``dense_minimum`` steps, so runs whose costs differ a little decide alike) has
-no dense start: after steps 0-2 its gaps are the budget's rate or the coverage gap,
-whichever is wider, until ``early_steps``.
+its first ``dense_minimum`` steps, so runs whose costs differ a little decide alike) has no
+dense start: after steps 0-2 its points follow the coverage gap, full where the books allow.
 
 What is charged: a logging step costs whatever it added to the run, not only the time in
 aelog's own code. The monitor reads the clock at the end of the step before a logging
@@ -50,24 +50,9 @@ SPIKE_CAP = 3.0
 one-off pause that lands in a logging step (a full garbage collection of a large heap,
 the machine's other work) is charged to the books, but does not make the cadence stop
 logging for the rest of the run; a cost that really tripled is reached within a few logs."""
-MAX_THINNING = 4
-"""when the books are over, a gap grows to at most 4x the coverage gap (40% of the step), or
-to the budget's own rate where that is wider: logging thins evenly, it never goes silent.
-The hooks of the steps that do not log are paid whether or not a step logs, so on a
-sub-millisecond step they alone may keep the books over; the gaps stay bounded there."""
-COVERAGE_FIRST = 2.0
-"""coverage comes before cost: on a run too short for ``budget`` of its time to pay for a
-point in every tenth, coverage may spend twice the ``allowance`` (1 s at the defaults)
-before it thins. Which share of a long run logging takes stays the budget's; only logs
-costing many of the model's steps, on a short run, are thinned."""
 QUIET_SHARE_CAP = 0.25
 """logging keeps at least a quarter of the budget, even when plain steps are so short that
 the hooks' own cost would take it all."""
-
-
-def pow2_ceil(value: float) -> int:
-    """The smallest power of two no less than ``value`` (1 for anything up to 1)."""
-    return 1 if value <= 1 else 1 << (math.ceil(value) - 1).bit_length()
 
 
 def coverage_gap(step: int, coverage: float = 0.1) -> int:
@@ -89,14 +74,15 @@ class Cadence:
     """a fixed interval (``log_every=N``): no adaptation."""
     allowance: float = 0.5
     """seconds of logging a whole run may take even when that is over ``budget``: the dense
-    start and a short run's coverage (a 2,000-step run of 1 ms steps has 2 s in all)."""
+    start (a 2,000-step run of 1 ms steps has 2 s in all)."""
     coverage: float = 0.1
     """each gap is at most this share of the step reached, so a run stopped at any step has
-    a point in every tenth of it (while the books allow)."""
+    a point in every tenth of it."""
     warmup: int = 20
     """the first steps, all logged where a logging step is cheap."""
     early_steps: int = 100
-    """a costly model's gaps follow the budget's rate, not the coverage gap, before this."""
+    """the dense start's end: from the first point at or after it, full points also keep to
+    ``budget`` of the time since (the steady state's books)."""
     dense_log_seconds: float = 0.01
     """a logging step costing less than this (the cheapest of the first ``dense_minimum``
     after the first, whose one-off set-up is not a log's cost) makes the start dense. On
@@ -114,16 +100,21 @@ class Cadence:
     clock: object = field(default=time.perf_counter, repr=False)
 
     next_step: int = 0
+    next_full: bool = True
+    """whether the point at ``next_step`` measures every signal, or the headline only."""
     wake_step: int = 0
     """the step count at whose end the monitor calls :meth:`clock_read` (the step after a
     logging step, then the step before the next one): a comparison, like ``next_step``."""
     logged: int = 0
     logging_seconds: float = 0.0
     """total measured time spent logging."""
-    thinned: int = 0
-    """coverage points skipped because the books were over: 0 on a run fully covered."""
+    headline_only: int = 0
+    """points that measured the headline only, where the books did not pay for a full one."""
     _plain_step_seconds: float | None = None
     _log_seconds: float | None = None
+    """the running estimate of a full point's cost."""
+    _headline_seconds: float | None = None
+    """the running estimate of a headline point's cost."""
     _last_end: float | None = None
     _last_step: int | None = None
     _phase: str = "idle"
@@ -132,9 +123,9 @@ class Cadence:
     """(steps done, time) at the end of the step after the last logging step."""
     _before: float | None = None
     """the time at the end of the step before the logging step under way."""
-    _pending: tuple[float, float, float | None] | None = None
-    """the last log's (reading before it, cost charged, the estimate before it), until the
-    reading after it gives its full cost."""
+    _pending: tuple[float, float, float | None, bool] | None = None
+    """the last log's (reading before it, cost charged, the estimate before it, full), until
+    the reading after it gives its full cost."""
     _plain_read: bool = False
     """plain steps have been timed between two readings at least once: from then on, only
     readings update their estimate."""
@@ -151,6 +142,9 @@ class Cadence:
     """what logs no reading showed in full were charged, until ``_full_ratio`` is known."""
     _origin: float | None = None
     """the clock when the first logging step began: the whole run's books start there."""
+    _steady: tuple[float, float, int, int] | None = None
+    """(clock, logging seconds, step, points logged) when the first point at or after
+    ``early_steps`` was planned: the steady state's books start there."""
 
     def __post_init__(self) -> None:
         if self.every is not None and self.every < 1:
@@ -162,26 +156,29 @@ class Cadence:
         """Plain integer comparison: what a non-logging step pays."""
         return step >= self.next_step
 
-    def logged_step(self, step: int, cost_seconds: float, span_seconds: float | None = None
-                    ) -> None:
+    def logged_step(self, step: int, cost_seconds: float, span_seconds: float | None = None,
+                    *, full: bool = True) -> None:
         """Record a logging step's cost and plan the next one.
 
         ``cost_seconds`` is the time spent in aelog's code; ``span_seconds``, when given, the
         wall time of the whole logging step (its forward to the end of logging): less a
         plain step, what logging added to it, which may be more (hooked layers run PyTorch's
         slower call path). Either is provisional when the clock was read before this step:
-        the reading after the next step replaces it with the full cost (see the module)."""
+        the reading after the next step replaces it with the full cost (see the module).
+        ``full``: the point measured every signal, not the headline only."""
         now = self.clock()
         if self._origin is None:
             self._origin = now - (cost_seconds if span_seconds is None else span_seconds)
         if span_seconds is not None and self._plain_step_seconds:
             cost_seconds = max(cost_seconds, span_seconds - self._plain_step_seconds)
         self.logged += 1
+        if not full:
+            self.headline_only += 1
         self.logging_seconds += cost_seconds
-        if self.every is None and self._dense is None:
+        if full and self.every is None and self._dense is None:
             self._decide_dense_start(step, cost_seconds)
-        previous = self._log_seconds
-        self._log_seconds = self._estimate_with(previous, cost_seconds)
+        previous = self._log_seconds if full else self._headline_seconds
+        self._set_estimate(full, self._estimate_with(previous, cost_seconds))
         if (not self._plain_read and self._last_end is not None
                 and self._last_step is not None and step > self._last_step):
             plain = (now - self._last_end - cost_seconds) / (step - self._last_step)
@@ -192,7 +189,8 @@ class Cadence:
         read_in_full = self._before is not None and self.next_step - step >= 3
         if not read_in_full:
             self._charge_unread(cost_seconds)
-        self._pending = None if self._before is None else (self._before, cost_seconds, previous)
+        self._pending = (None if self._before is None
+                         else (self._before, cost_seconds, previous, full))
         self._before, self._plain_timed = None, False
         if self.next_step - step >= 3:  # room for a plain step between the two readings
             self.wake_step, self._phase = step + 2, "after"
@@ -236,17 +234,23 @@ class Cadence:
         step after it, less two plain steps; charged where it exceeds what was charged."""
         if self._pending is None or not self._plain_step_seconds:
             return
-        before, charged, previous = self._pending
+        before, charged, previous, full = self._pending
         self._pending = None
         extra = (now - before) - 2 * self._plain_step_seconds - charged
         if extra > 0:
             self.logging_seconds += extra
-            self._log_seconds = self._estimate_with(previous, charged + extra)
-        if charged > 0:
+            self._set_estimate(full, self._estimate_with(previous, charged + extra))
+        if charged > 0 and full:  # full points' ratio: what the first, all full, show
             ratio = min(SPIKE_CAP, max(1.0, (charged + extra) / charged))
             self._full_ratio = _smooth(self._full_ratio, ratio)
             self.logging_seconds += (self._full_ratio - 1) * self._unread_seconds
             self._unread_seconds = 0.0
+
+    def _set_estimate(self, full: bool, seconds: float) -> None:
+        if full:
+            self._log_seconds = seconds
+        else:
+            self._headline_seconds = seconds
 
     @staticmethod
     def _estimate_with(previous: float | None, cost: float) -> float:
@@ -258,55 +262,49 @@ class Cadence:
 
     def interval_after(self, step: int) -> int:
         """Steps from ``step`` to the next logging step, as planned now (rank sync asks)."""
-        return self._plan(step, self.clock()) - step
+        full = self.next_full
+        gap = self._plan(step, self.clock()) - step
+        self.next_full = full
+        return gap
 
     def _plan(self, step: int, now: float) -> int:
-        """The next logging step after ``step``."""
+        """The next logging step after ``step``, and whether it is full (``next_full``)."""
+        self.next_full = True
         if self.every is not None:
             return next_multiple(step, self.every)
         if step + 1 < self.dense_minimum or (self._dense and step + 1 < self.warmup):
             return step + 1
-        cover = coverage_gap(step, self.coverage)
-        rate = self._rate_gap()
-        if self._dense is False and step + 1 < self.early_steps:
-            # a costly model: no dense start; coverage takes over at early_steps
-            cover = max(cover, min(rate, self.early_steps - step))
-        widest = max(MAX_THINNING * cover, rate)
-        gap = cover
-        while gap < widest and not self._affordable(step, step + gap, now, COVERAGE_FIRST):
-            gap *= 2
-        if gap > cover:
-            self.thinned += 1
-        return step + gap
+        at = step + coverage_gap(step, self.coverage)
+        self.next_full = self._full_affordable(step, at, now)
+        return at
 
-    def _rate_gap(self) -> int:
-        """The power-of-two gap at which logging costs ``budget`` of the time, once the
-        steps that do not log have had their share."""
-        if not self._log_seconds or not self._plain_step_seconds:
-            return 1
-        return pow2_ceil(self._log_seconds / self._room_per_step())
-
-    def _room_per_step(self) -> float:
-        """What one step that does not log adds to the budget, less what it pays the hooks."""
-        allowed = self.budget * self._plain_step_seconds
-        return max(allowed - self.quiet_step_seconds, QUIET_SHARE_CAP * allowed)
-
-    def _affordable(self, step: int, at: int, now: float, allowances: float = 1.0) -> bool:
-        """Whether a log at step ``at`` keeps the run's books within max(budget x elapsed,
-        ``allowances`` x allowance), at the costs measured so far."""
+    def _full_affordable(self, step: int, at: int, now: float) -> bool:
+        """Whether a full point at step ``at`` keeps the books (see the module) within."""
         if self._origin is None or not self._log_seconds or not self._plain_step_seconds:
             return True
+        ahead = (at - step) * self._plain_step_seconds
         quiet = (at - step - 1) * self.quiet_step_seconds
         spent = self.logging_seconds + self.quiet_step_seconds * max(0, step + 1 - self.logged)
-        elapsed = now - self._origin + (at - step) * self._plain_step_seconds
-        limit = max(self.budget * elapsed, allowances * self._paced_allowance(at))
-        return spent + quiet + self._log_seconds <= limit
+        elapsed = now - self._origin + ahead
+        limit = max(self.budget * elapsed, self._paced_allowance(at))
+        if spent + quiet + self._log_seconds > limit:
+            return False
+        if at < self.early_steps:
+            return True
+        if self._steady is None:  # the steady state's books start with its first point
+            self._steady = (now, self.logging_seconds, step, self.logged)
+        since, paid, first, points = self._steady
+        elapsed = now - since + ahead
+        allowed = self.budget * elapsed
+        quiet_steps = max(0, step - first - (self.logged - points)) + (at - step - 1)
+        hooks = min(quiet_steps * self.quiet_step_seconds, (1 - QUIET_SHARE_CAP) * allowed)
+        return self.logging_seconds - paid + hooks + self._log_seconds <= allowed
 
     def _paced_allowance(self, step: int) -> float:
         """The part of ``allowance`` a run may have spent by ``step``: all of it by the step
         from which the budget's own share of the time pays more (``allowance / (budget x a
         plain step)`` steps), in equal parts per doubling of the step before it, so a costly
-        model's coverage thins evenly instead of stopping once the allowance is spent."""
+        model's full points thin evenly instead of stopping once the allowance is spent."""
         crossing = self.allowance / (self.budget * self._plain_step_seconds)
         share = math.log2(1 + step) / math.log2(2 + crossing)
         return self.allowance * min(1.0, share)

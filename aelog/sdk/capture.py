@@ -53,10 +53,23 @@ class StepCapture:
         self._detach(self._grad_hooks)
         self._reset_step_state()
 
+    def _full_now(self) -> bool:
+        """This logging step measures every signal, not the headline only (the cadence's
+        plan; a framework's batch, read from the layers' outputs, is always measured in
+        full, and so is the run's end)."""
+        return (self.cadence.next_full or self._batch_inputs is not None
+                or self._measuring_end)
+
     def _start_capture(self, args: tuple) -> None:
         started = time.perf_counter()
         self._capture_started = started
         self._capturing = True
+        if not self._full_now():
+            self._headline_step = True
+            self._capture_hooks.append(self._entry.register_forward_hook(
+                self._on_forward_end, with_kwargs=True))
+            self._cost += time.perf_counter() - started
+            return
         inputs = first_tensor(args, {})
         self._batch_hint = int(inputs.shape[0]) if inputs is not None and inputs.dim() else None
         self._attach_capture_hooks()
@@ -71,6 +84,8 @@ class StepCapture:
     def _reset_step_state(self) -> None:
         self._captured = False
         self._capturing = False
+        self._headline_step = False
+        self._headline_output: torch.Tensor | None = None
         self._pending: dict[str, torch.Tensor] = {}
         self._pending_layers: dict[str, dict[str, torch.Tensor]] = {}
         self._code: tuple[torch.Tensor, torch.Tensor | None] | None = None
@@ -147,7 +162,35 @@ class StepCapture:
         code, logvar = parse_pair(recurrent_code(module, output))
         self._code = (code.detach().clone(), None if logvar is None else logvar.detach().clone())
 
+    def _capture_headline(self, args: tuple, kwargs: dict, output) -> None:
+        """A headline point (see :mod:`aelog.sdk.cadence`): the error and spread of the
+        output this forward made, and whether it is finite: the signals the verdict's
+        status reads."""
+        inputs = first_tensor(args, kwargs)
+        if inputs is None or inputs.dim() == 0 or inputs.shape[0] < 2:
+            return
+        parsed = self._output_space.apply(self._guard.run("output", parse_output, output))
+        if parsed is None or not self._guard.active("symptom"):
+            return
+        target = (self._target(inputs) if self._target else inputs).detach()
+        layout = token_probe.token_layout(parsed.reconstruction, target)
+        if layout is not None:
+            stats = self._guard.run("symptom", token_probe.token_symptom_stats,
+                                    parsed.reconstruction, target, layout)
+        else:
+            output = matching_shape(parsed.reconstruction_values(), target)
+            stats = self._guard.run("symptom", symptom_probe.reconstruction_stats,
+                                    output, target)
+            self._headline_output = output  # its finite share, read only if the error is not
+        self._pending.update(stats or {})
+        if self._sync is not None:  # every rank's batch, for rank 0 to measure as a whole
+            self._sync.stash(parsed.reconstruction if layout is not None
+                             else parsed.reconstruction_values(), target, None)
+
     def _capture_forward(self, args: tuple, kwargs: dict, output) -> None:
+        if self._headline_step:
+            self._capture_headline(args, kwargs, output)
+            return
         inputs = first_tensor(args, kwargs)
         if inputs is None:
             raise UnexpectedOutput("the model was called without a tensor input")

@@ -24,7 +24,7 @@ class EndOfRun:
         values = (self.step, self.cadence.logged, self.cadence.overhead(elapsed))
         record = {"kind": fmt.CLOSED_RECORD, **dict(zip(fmt.CLOSED_FIELDS, values, strict=True)),
                   "logging_seconds": self.cadence.logging_seconds,
-                  "thinned": self.cadence.thinned}
+                  "headline_only": self.cadence.headline_only}
         if self._final_step is not None:
             record["final_step"] = self._final_step
         self._log.record(self.step, record)

@@ -243,7 +243,7 @@ class HookPoints:
         self._cost += time.perf_counter() - started
 
     def _before_step(self, optimizer, args, kwargs) -> None:
-        if self._closed or not self._logging or self._measure.before:
+        if self._closed or not self._logging or self._measure.before or not self._full_now():
             return  # with several optimizers, the first one's step is "before the step"
         started = time.perf_counter()
         self._guard.run("optimizer", self._snapshot_before_step)
@@ -263,11 +263,12 @@ class HookPoints:
             return
         try:
             if self._logging:
-                started = time.perf_counter()
-                self._guard.run("optimizer", self._read_gradients_after_step, optimizer)
-                if self._capturing and self._batch_inputs is not None:
-                    self._guard.run("forward", self._capture_from_layers)
-                self._cost += time.perf_counter() - started
+                if not self._headline_step:
+                    started = time.perf_counter()
+                    self._guard.run("optimizer", self._read_gradients_after_step, optimizer)
+                    if self._capturing and self._batch_inputs is not None:
+                        self._guard.run("forward", self._capture_from_layers)
+                    self._cost += time.perf_counter() - started
                 self._finish_step(self.step)
         except CollapseDetected:
             raise

@@ -59,12 +59,13 @@ class Monitor(HookPoints, StepCapture, StepValues, EndOfRun):
     """Logs collapse signals of one training run to ``logdir/run_name``.
 
     Cadence: the step is the optimizer's step count (with several optimizers, one step of
-    each; training forwards when there is no optimizer). Steps 0-19 are all logged (where a
-    logging step costs under 10 ms; a costlier model, steps 0-2), then a point in every
-    tenth of the steps reached, within a whole-run budget of max(``overhead_budget`` of the
-    time, 0.5 s), or 1 s where a short run's coverage needs it (see
-    :class:`aelog.sdk.cadence.Cadence`); ``log_every=N`` fixes it instead. ``close()``
-    (also at exit) measures the run's end once more.
+    each; training forwards when there is no optimizer). Steps 0-19 are all logged in full
+    (where a logging step costs under 10 ms; a costlier model, steps 0-2), then a point in
+    every tenth of the steps reached: in full where the budget of max(``overhead_budget``
+    of the time, 0.5 s) pays for it, with ``overhead_budget`` of the time after the dense
+    start, else the headline (error and spread) off the training forward (see
+    :class:`aelog.sdk.cadence.Cadence`); ``log_every=N`` logs every N steps in full instead.
+    ``close()`` (also at exit) measures the run's end once more, in full.
 
     The class is assembled from parts with one job each: :class:`HookPoints` (where aelog
     meets the loop: hooks and the step count), :class:`StepCapture` (what a logging step
@@ -190,6 +191,8 @@ class Monitor(HookPoints, StepCapture, StepValues, EndOfRun):
         self._last_logged_step: int | None = None
         self._final_step: int | None = None
         self._diagnosed_at: int | None = None
+        self._diagnosed_point = 0
+        """the cadence's count of points at the last live diagnosis."""
         self._cost = 0.0
 
         self._code_name: str | None = None
@@ -265,7 +268,8 @@ class Monitor(HookPoints, StepCapture, StepValues, EndOfRun):
             if self.optimizer is None and self._step_open and self._logging:
                 self._finish_step(self.step)
             elif self._stepped and self._logging:  # not every optimizer stepped: finish anyway
-                self._guard.run("optimizer", self._read_gradients_after_step, self.optimizer)
+                if not self._headline_step:
+                    self._guard.run("optimizer", self._read_gradients_after_step, self.optimizer)
                 self._finish_step(self.step)
             elif self.step == 0 and self._captured:
                 # forwards but never a step (a loop that skips every step on a NaN loss):

@@ -6,13 +6,16 @@ A part of :class:`aelog.sdk.monitor.Monitor`, which holds the state these method
 
 from __future__ import annotations
 
+import math
 import time
 
 import torch
 
+from aelog.diagnosis.symptom import AT_RISK_SPREAD
 from aelog.logfile import format as fmt
 from aelog.probes import identity as identity_probe
 from aelog.probes import optimizer as optimizer_probe
+from aelog.probes import symptom as symptom_probe
 from aelog.probes import units as units_probe
 from aelog.sdk.loss_scale import (
     raw_gradient_shrink,
@@ -36,6 +39,16 @@ step this many steps or more after the last one: once logging is sparse (hundred
 apart late in a run), waiting for five more logging steps would warn thousands of steps
 late. Its cost is a logging step's like any other, and the cadence budgets for it."""
 
+def _headline_alarming(values: dict[str, float]) -> bool:
+    """A headline the engine might call collapsed or at risk: outputs keeping little of the
+    targets' spread, an error worse than predicting the mean, or no finite error."""
+    error = values.get(fmt.scalar_tag(fmt.RELATIVE_ERROR))
+    spread = values.get(fmt.scalar_tag(fmt.OUTPUT_VARIANCE_RATIO))
+    if error is None or spread is None or not math.isfinite(error):
+        return True
+    return spread <= AT_RISK_SPREAD or error > 1.0
+
+
 class StepValues:
     """One part of :class:`~aelog.sdk.monitor.Monitor` (see the module); the state it reads
     is the Monitor's, set up in its ``__init__``."""
@@ -54,23 +67,28 @@ class StepValues:
             self._alert.act(diagnosis, step)  # may raise CollapseDetected, on request
 
     def _log_step(self, step: int, started: float) -> object | None:
-        values = self._guard.run("signals", self._compute_step, step)
+        full = not self._headline_step
+        compute = self._compute_step if full else self._compute_headline
+        values = self._guard.run("signals", compute, step)
         if values is not None:
             self._log.scalars(step, values)
         if self._log.metadata is None:
             self._guard.run("metadata", self._write_metadata)
-        self._logged_steps += 1
-        self._last_logged_step = step
-        if self._nonfinite.active:  # before the live diagnosis, which reads the record
+        if full:
+            self._logged_steps += 1
+            self._last_logged_step = step
+        watching = self._nonfinite.active
+        if watching:  # before the live diagnosis, which reads the record
             self._guard.run("nonfinite", self._check_nonfinite, step)
+        found_nonfinite = watching and not self._nonfinite.active
         diagnosis = None
-        if self._alert.enabled and self._diagnose_now(step):
-            self._diagnosed_at = step
+        if self._alert.enabled and self._diagnose_now(step, full, values, found_nonfinite):
+            self._diagnosed_at, self._diagnosed_point = step, self.cadence.logged
             diagnosis = self._guard.run("diagnosis", self._alert.diagnose, self.run_data())
         now = time.perf_counter()
         span = None if self._capture_started is None else now - self._capture_started
         self._capture_started = None
-        self.cadence.logged_step(step, self._cost + now - started, span)
+        self.cadence.logged_step(step, self._cost + now - started, span, full=full)
         if self._nonfinite.active:
             self._nonfinite.plan(step + 1, self.cadence.next_step)
             self._nonfinite_at = self._nonfinite.next_check(step)
@@ -84,6 +102,22 @@ class StepValues:
         self._nonfinite_stop()
         found.update(nonfinite_layers(self.model))
         self._log.record(step, {"kind": fmt.NONFINITE_RECORD, **found})
+
+    def _compute_headline(self, step: int) -> dict[str, float]:
+        """A headline point's signals (and any validation pass since the last point), read
+        back in one transfer."""
+        batch = HostBatch()
+        for signal, value in self._pending.items():
+            batch.add(fmt.scalar_tag(signal), value)
+        values = {tag: numbers[0] for tag, numbers in batch.read().items()}
+        error = values.get(fmt.scalar_tag(fmt.RELATIVE_ERROR))
+        if self._headline_output is not None and error is not None:
+            # a finite error means finite outputs: their share is read only where it is not
+            values[fmt.scalar_tag(fmt.NONFINITE_OUTPUT_FRACTION)] = 0.0 if math.isfinite(
+                error) else float(symptom_probe.nonfinite_fraction(self._headline_output))
+        if self._val_batches:
+            values.update(self._validation_values())
+        return values
 
     def _compute_step(self, step: int) -> dict[str, float]:
         """Every signal of this logging step, read back to the host in one transfer."""
@@ -176,11 +210,20 @@ class StepValues:
             )
         self._previous_movement = movement
 
-    def _diagnose_now(self, step: int) -> bool:
-        """Every ``diagnose_every``-th logging step from the warm-up's end, and any logging
-        step DIAGNOSE_GAP_STEPS or more after the last diagnosis."""
+    def _diagnose_now(self, step: int, full: bool, values: dict[str, float] | None,
+                      found_nonfinite: bool) -> bool:
+        """From the warm-up's end: every ``diagnose_every``-th full point, any full point
+        DIAGNOSE_GAP_STEPS or more after the last diagnosis, and a headline point that
+        found a first NaN/Inf, or whose headline looks collapsed or at risk and comes
+        ``diagnose_every`` points or more after the last diagnosis (a run of headline
+        points, late in a short run, still warns of a collapse as it happens)."""
         if step < self._diagnose_from:
             return False
+        if not full:
+            if found_nonfinite:
+                return True
+            since = self.cadence.logged - self._diagnosed_point
+            return since >= self._diagnose_every and _headline_alarming(values or {})
         if self._logged_steps % self._diagnose_every == 0:
             return True
         last = self._diagnosed_at

@@ -43,12 +43,16 @@ export function percent(confidence: number): string {
   return `${Math.round(confidence * 100)}%`;
 }
 
-/** What close() recorded: steps trained and logged, when the end was measured, what
- * logging cost, in seconds and as a share of the run's time, and whether it was thinned. */
+/** What close() recorded: steps trained and logged (how many of those measured the
+ * headline alone), when the end was measured, what logging cost, in seconds and as a share
+ * of the run's time, and whether an older version's cadence thinned it. */
 export function trainedText(row: RunRow): string | null {
   const trained = row.trained;
   if (!trained) return null;
   let text = `Trained ${trained.steps} steps, ${trained.logging_steps} of them logged`;
+  if (trained.headline_only) {
+    text += ` (${trained.headline_only} of those the error and spread only, within the budget)`;
+  }
   text +=
     trained.final_step === undefined
       ? "; the end was not measured (no training forward to replay)."

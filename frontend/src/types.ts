@@ -36,7 +36,10 @@ export interface Trained {
   final_step?: number;
   /** logging's whole cost in seconds; absent for older runs */
   logging_seconds?: number;
-  /** logging points skipped to keep within the budget; absent for older runs */
+  /** logging points that measured the error and spread alone (the budget did not pay for
+   * every signal); absent for older runs */
+  headline_only?: number;
+  /** logging points an older version's cadence skipped to keep within its budget */
   thinned?: number;
 }
 

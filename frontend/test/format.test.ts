@@ -60,6 +60,16 @@ test("a closed run says how many steps it trained, logged, when the end was meas
     "Trained 800 steps, 67 of them logged; the end measured at step 800. " +
       "aelog's logging took 0.31 s (5.1% of the run's time).",
   );
+  const headline = closedRun(2000, {
+    steps: 2000, logging_steps: 72, logging_overhead: 0.11, final_step: 2000,
+    logging_seconds: 0.27, headline_only: 29,
+  });
+  assert.equal(
+    trainedText(headline),
+    "Trained 2000 steps, 72 of them logged (29 of those the error and spread only, within " +
+      "the budget); the end measured at step 2000. aelog's logging took 0.27 s (11.0% of " +
+      "the run's time).",
+  );
   const thinned = closedRun(800, {
     steps: 800, logging_steps: 40, logging_overhead: 0.02, final_step: 800,
     logging_seconds: 0.5, thinned: 12,
