@@ -83,6 +83,8 @@ class Coverage:
     spread_at_end: float | None = None
     held_out_error: float = float("nan")
     held_out_spread: float = float("nan")
+    headline_only: int | None = None
+    """points that measured the headline alone (the budget did not pay for every signal)."""
 
     @property
     def points(self) -> list[int]:
@@ -177,6 +179,7 @@ def measure_coverage(workdir: str, echo=print) -> list[Coverage]:
             "final_step"), spread_at_100=float(early[-1]) if early.size else None,
             spread_at_end=float(spread.values[-1]))
         result.held_out_error, result.held_out_spread = held_out(model, case)
+        result.headline_only = (run.trained or {}).get("headline_only")
         results.append(result)
         echo(f"  {case.name}: {len(result.logged)} points, end at {result.final_step}, "
              f"{seconds:.1f} s")
@@ -218,7 +221,8 @@ def render(results: list[Coverage], cost: dict, context: dict) -> str:
         "loop with `aelog.watch(model, optimizer, logdir=...)` added, default settings; the "
         "verdict is `aelog diagnose --json` in a fresh process; 'held out' is measured "
         "without aelog on the 297 digits the runs never trained on.", "",
-        "| run | steps | points logged (end included) | last logging step | end measured at "
+        "| run | steps | points logged (end included; headline only) | last logging step "
+        "| end measured at "
         "| empty tenths | widest gap / step | point in last 5% | spread at step 100 / at end "
         "| held-out error, spread | verdict | ok |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
@@ -227,7 +231,8 @@ def render(results: list[Coverage], cost: dict, context: dict) -> str:
         at_100, at_end = (_number(v) for v in (r.spread_at_100, r.spread_at_end))
         verdict = r.status + (f" ({', '.join(r.causes)})" if r.causes else "")
         lines.append(
-            f"| {r.case.description} | {r.case.steps:,} | {len(r.points)} | "
+            f"| {r.case.description} | {r.case.steps:,} | {len(r.points)}"
+            f"{'' if r.headline_only is None else f' ({r.headline_only})'} | "
             f"{max(r.logged[:-1] if r.final_step else r.logged)} | {r.final_step} | "
             f"{', '.join(map(str, r.empty_tenths)) or 'none'} | {r.widest_gap:.0%} | "
             f"{'yes' if r.in_last_5_percent else 'NO'} | {at_100} / {at_end} | "

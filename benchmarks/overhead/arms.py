@@ -84,6 +84,10 @@ class Arm:
     def logged_steps(self) -> set[int]:
         return set()
 
+    def headline_only(self) -> int | None:
+        """Points that measured the headline alone (aelog's); None for other tools."""
+        return None
+
     def own_account(self) -> float | None:
         """The share of its training time the tool itself says logging took from step
         STEADY_FROM on, where it keeps such an account (aelog's cadence does)."""
@@ -139,6 +143,9 @@ class AelogArm(Arm):
         and the hooks' fixed share of every step."""
         cadence = self.monitor.cadence
         return cadence.logging_seconds + cadence.quiet_step_seconds * self.steps
+
+    def headline_only(self) -> int | None:
+        return self.monitor.cadence.headline_only
 
     def logged_steps(self) -> set[int]:
         run = self.monitor.run_data()

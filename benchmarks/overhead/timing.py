@@ -41,6 +41,8 @@ class ArmTiming:
     rounds: list[np.ndarray] = field(default_factory=list)
     """wall time of each training step, one array per round."""
     logged: set[int] = field(default_factory=set)
+    headline_only: int | None = None
+    """aelog's points that measured the headline alone (the budget did not pay for more)."""
     series: int = 0
     output_bytes: int = 0
     helper_seconds: list[float] = field(default_factory=list)
@@ -210,6 +212,7 @@ def _run_round(results: dict[str, ArmTiming], workload: Workload, batches: Batch
         result.rounds.append(seconds[name])
         result.page_faults.append(faults[name] / max(1, steps))
         result.logged = arm.logged_steps()
+        result.headline_only = arm.headline_only()
         result.series = arm.series()
         result.output_bytes = arm.output_bytes()
         account = arm.own_account()

@@ -3,20 +3,15 @@ tenth, and the verdict of ``aelog diagnose --json`` on how each ended."""
 
 from __future__ import annotations
 
-from aelog.sdk.cadence import Cadence
 from benchmarks import coverage
 
 
 def test_a_run_that_recovers_after_step_100_is_covered_and_healthy(tmp_path, monkeypatch):
-    """The schedule and the verdict, not the machine: on a loaded CI machine a log costs
-    several times what it does on an idle one and the books rightly thin the cadence
-    (the cost on an idle machine is `python -m benchmarks.coverage`'s question)."""
+    """The schedule and the verdict, whatever the machine's load: a point the books cannot
+    pay for in full measures the headline, so coverage does not hang on the clock (the
+    cost on an idle machine is `python -m benchmarks.coverage`'s question)."""
     cases = [c for c in coverage.CASES if c.name in ("mlp_300", "mlp_slow_start_600")]
     monkeypatch.setattr(coverage, "CASES", cases)
-    measured = Cadence.logged_step
-    monkeypatch.setattr(Cadence, "logged_step", lambda self, step, cost, span=None: measured(
-        self, step, 0.002))  # every log costs 2 ms, as on an idle machine
-    monkeypatch.setattr(Cadence, "_affordable", lambda self, step, at, now, allowances=1.0: True)
     results = coverage.measure_coverage(str(tmp_path), echo=lambda _: None)
     assert [r.case.name for r in results] == ["mlp_300", "mlp_slow_start_600"]
     for result in results:
