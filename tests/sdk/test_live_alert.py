@@ -176,3 +176,38 @@ def test_a_sound_run_that_starts_at_the_mean_prints_no_alarm(tmp_path):
     early = spread.values[(spread.steps >= 80) & (spread.steps <= 130)]
     assert len(early) and early.max() < 0.1 < spread.values[-1]
     assert [str(w.message) for w in caught if issubclass(w.category, CollapseWarning)] == []
+
+
+def test_a_collapse_seen_at_headline_points_is_diagnosed_as_it_happens(tmp_path, monkeypatch):
+    """Points the budget cannot pay for in full measure the headline alone; one that shows
+    outputs near the mean runs the real engine, so the warning comes while training, not at
+    close. Here every point after the dense start is headline only (as on a ~1 ms step)."""
+    from aelog.sdk.cadence import Cadence
+
+    real = Cadence._full_affordable
+    monkeypatch.setattr(Cadence, "_full_affordable", lambda self, step, at, now: (
+        at < self.early_steps and real(self, step, at, now)))
+    torch.manual_seed(0)
+    model = MLPAE()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    data = digits(256)
+    caught_at: list[int] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        monitor = aelog.watch(model, optimizer, logdir=tmp_path, on_collapse="warn")
+        for step in range(600):
+            if step == 200:  # the decoder's last layer zeroed: every output is the same
+                with torch.no_grad():
+                    model.decoder[-1].weight.zero_()
+                    model.decoder[-1].weight.requires_grad_(False)
+            x = data[(step * 64) % 256:(step * 64) % 256 + 64]
+            optimizer.zero_grad()
+            ((model(x) - x) ** 2).mean().backward()
+            optimizer.step()
+            if not caught_at and any(issubclass(w.category, CollapseWarning) for w in caught):
+                caught_at.append(step)
+        full = monitor.run_data().signal(fmt.LR).steps.tolist()
+        monitor.close()
+    assert [s for s in full if s >= 100] == []  # the points since were headline only
+    assert monitor.cadence.headline_only > 0
+    assert caught_at and 200 < caught_at[0] < 600  # while training, after the collapse
