@@ -51,8 +51,8 @@ one-off pause that lands in a logging step (a full garbage collection of a large
 the machine's other work) is charged to the books, but does not make the cadence stop
 logging for the rest of the run; a cost that really tripled is reached within a few logs."""
 QUIET_SHARE_CAP = 0.25
-"""logging keeps at least a quarter of the budget, even when plain steps are so short that
-the hooks' own cost would take it all."""
+"""full points keep at least a quarter of the steady state's budget, even when plain steps
+are so short that the hooks' own cost would take it all."""
 
 
 def coverage_gap(step: int, coverage: float = 0.1) -> int:
@@ -112,9 +112,8 @@ class Cadence:
     """points that measured the headline only, where the books did not pay for a full one."""
     _plain_step_seconds: float | None = None
     _log_seconds: float | None = None
-    """the running estimate of a full point's cost."""
-    _headline_seconds: float | None = None
-    """the running estimate of a headline point's cost."""
+    """the running estimate of a full point's cost (a headline point's is charged, never
+    planned for: it is always made)."""
     _last_end: float | None = None
     _last_step: int | None = None
     _phase: str = "idle"
@@ -177,8 +176,9 @@ class Cadence:
         self.logging_seconds += cost_seconds
         if full and self.every is None and self._dense is None:
             self._decide_dense_start(step, cost_seconds)
-        previous = self._log_seconds if full else self._headline_seconds
-        self._set_estimate(full, self._estimate_with(previous, cost_seconds))
+        previous = self._log_seconds
+        if full:
+            self._log_seconds = self._estimate_with(previous, cost_seconds)
         if (not self._plain_read and self._last_end is not None
                 and self._last_step is not None and step > self._last_step):
             plain = (now - self._last_end - cost_seconds) / (step - self._last_step)
@@ -239,18 +239,13 @@ class Cadence:
         extra = (now - before) - 2 * self._plain_step_seconds - charged
         if extra > 0:
             self.logging_seconds += extra
-            self._set_estimate(full, self._estimate_with(previous, charged + extra))
+            if full:
+                self._log_seconds = self._estimate_with(previous, charged + extra)
         if charged > 0 and full:  # full points' ratio: what the first, all full, show
             ratio = min(SPIKE_CAP, max(1.0, (charged + extra) / charged))
             self._full_ratio = _smooth(self._full_ratio, ratio)
             self.logging_seconds += (self._full_ratio - 1) * self._unread_seconds
             self._unread_seconds = 0.0
-
-    def _set_estimate(self, full: bool, seconds: float) -> None:
-        if full:
-            self._log_seconds = seconds
-        else:
-            self._headline_seconds = seconds
 
     @staticmethod
     def _estimate_with(previous: float | None, cost: float) -> float:
@@ -282,6 +277,8 @@ class Cadence:
         """Whether a full point at step ``at`` keeps the books (see the module) within."""
         if self._origin is None or not self._log_seconds or not self._plain_step_seconds:
             return True
+        if at >= self.early_steps and self._steady is None:  # the steady state's books
+            self._steady = (now, self.logging_seconds, step, self.logged)
         ahead = (at - step) * self._plain_step_seconds
         quiet = (at - step - 1) * self.quiet_step_seconds
         spent = self.logging_seconds + self.quiet_step_seconds * max(0, step + 1 - self.logged)
@@ -289,10 +286,8 @@ class Cadence:
         limit = max(self.budget * elapsed, self._paced_allowance(at))
         if spent + quiet + self._log_seconds > limit:
             return False
-        if at < self.early_steps:
+        if self._steady is None:
             return True
-        if self._steady is None:  # the steady state's books start with its first point
-            self._steady = (now, self.logging_seconds, step, self.logged)
         since, paid, first, points = self._steady
         elapsed = now - since + ahead
         allowed = self.budget * elapsed
