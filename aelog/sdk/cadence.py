@@ -255,12 +255,13 @@ class Cadence:
             return cost
         return _smooth(previous, min(cost, SPIKE_CAP * previous))
 
-    def interval_after(self, step: int) -> int:
-        """Steps from ``step`` to the next logging step, as planned now (rank sync asks)."""
+    def plan_after(self, step: int) -> tuple[int, bool]:
+        """The next logging step after ``step`` and whether it is full, as planned now (rank
+        sync asks; this rank's own plan is left as it was)."""
         full = self.next_full
-        gap = self._plan(step, self.clock()) - step
-        self.next_full = full
-        return gap
+        at = self._plan(step, self.clock())
+        planned, self.next_full = self.next_full, full
+        return at, planned
 
     def _plan(self, step: int, now: float) -> int:
         """The next logging step after ``step``, and whether it is full (``next_full``)."""

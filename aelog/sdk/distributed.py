@@ -76,12 +76,15 @@ class RankSync:
     def __init__(
         self,
         optimizer: torch.optim.Optimizer,
-        propose_next: Callable[[int], int],
+        propose_next: Callable[[int], tuple[int, bool]],
         guard: ProbeGuard,
         deliver: Callable[[dict[str, torch.Tensor]], None],
     ) -> None:
         self.rank, self.world_size = _group_size()
         self.next_step = 0
+        self.next_full = True
+        """whether the agreed next logging step is a full point (rank 0's books decide:
+        every rank then captures the same signals, the code's among them)."""
         self.mode: str | None = None
         self.closed = False
         self.samples_last_gather = 0
@@ -104,6 +107,11 @@ class RankSync:
         """The agreed next logging step while gathering; this rank's own otherwise."""
         return self.next_step if self.mode == _GATHER else local_next
 
+    def next_point_full(self, local_full: bool) -> bool:
+        """Whether the agreed next logging step is full while gathering; this rank's own
+        plan otherwise."""
+        return self.next_full if self.mode == _GATHER else local_full
+
     def stash(self, reconstruction, target: torch.Tensor, code: torch.Tensor | None) -> None:
         """This rank's share of the logging step's batch, for rank 0 to measure as a whole."""
         self._guard.run("distributed", self._stash_batch, reconstruction, target, code)
@@ -125,7 +133,8 @@ class RankSync:
         payload = {"batch": None if self.closed else self._stash, "next": None}
         self._stash = None
         if self.rank == 0:
-            payload["next"] = int(self._propose_next(step))
+            proposed, full = self._propose_next(step)
+            payload["next"], payload["full"] = int(proposed), bool(full)
         gathered: list = [None] * self.world_size
         try:
             torch.distributed.all_gather_object(gathered, payload)
@@ -134,6 +143,7 @@ class RankSync:
             self._guard.fail("distributed", error)
             return
         self.next_step = int(gathered[0]["next"])
+        self.next_full = bool(gathered[0].get("full", True))
         if self.rank == 0 and not self.closed:
             self._guard.run("distributed", self._measure_whole_batch, gathered)
 
@@ -209,7 +219,7 @@ def _default_store():
 
 def rank_sync(
     optimizer: torch.optim.Optimizer | None,
-    propose_next: Callable[[int], int],
+    propose_next: Callable[[int], tuple[int, bool]],
     guard: ProbeGuard,
     deliver: Callable[[dict[str, torch.Tensor]], None],
 ) -> RankSync | None:

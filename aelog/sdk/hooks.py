@@ -277,6 +277,7 @@ class HookPoints:
         self.step += 1
         if self._sync is not None:  # under DDP every rank logs at the step rank 0 chose
             self.cadence.next_step = self._sync.next_logging_step(self.cadence.next_step)
+            self.cadence.next_full = self._sync.next_point_full(self.cadence.next_full)
         if self.step >= self.cadence.wake_step:
             self.cadence.clock_read(self.step)
         self._logging = self.cadence.should_log(self.step)

@@ -228,7 +228,7 @@ class Monitor(HookPoints, StepCapture, StepValues, EndOfRun):
         self._validation_hooks: list = []
         self._attach()
         self._sync = distributed.rank_sync(  # DDP: rank 0 writes, whole-batch stats over ranks
-            self.optimizer, lambda step: step + self.cadence.interval_after(step), self._guard,
+            self.optimizer, self.cadence.plan_after, self._guard,
             lambda stats: self._pending.update(stats))
         self._plain_steps = len(self.optimizers) == 1 and self._sync is None
         self._refresh_quiet()
